@@ -72,6 +72,13 @@ type Txn struct {
 	DDL        *DDL
 	// Size is the number of binlog bytes the transaction took.
 	Size uint64
+	// Fragment and More split a transaction too large to hold in memory:
+	// its changes arrive in several Txn values with the same GTID and Begin,
+	// Fragment counting 0, 1, 2, ... and More set on all but the last. Only
+	// the last fragment's End and Timestamp are meaningful. A consumer keeps
+	// the fragments of one transaction together (one target transaction).
+	Fragment int
+	More     bool
 }
 
 // Counts returns how many inserts, updates and deletes the transaction holds.
