@@ -61,17 +61,17 @@ var ErrFenced = errors.New("checkpoint claimed by a newer owner (epoch changed);
 // transientCodes are server errors worth retrying: the statement may succeed
 // when run again.
 var transientCodes = map[uint16]bool{
-	1040: true, // too many connections
-	1053: true, // server shutdown in progress
-	1205: true, // lock wait timeout
-	1213: true, // deadlock
-	1317: true, // query interrupted
-	1290: true, // read-only (a failover in progress)
-	1792: true, // read-only transaction
-	1836: true, // read-only mode
-	1927: true, // connection killed
-	2006: true, // server gone away
-	2013: true, // lost connection during query
+	1040: true,                                     // too many connections
+	1053: true,                                     // server shutdown in progress
+	1205: true,                                     // lock wait timeout
+	1213: true,                                     // deadlock
+	1317: true,                                     // query interrupted
+	1290: true,                                     // read-only (a failover in progress)
+	1792: true,                                     // read-only transaction
+	1836: true,                                     // read-only mode
+	1927: true,                                     // connection killed
+	2006: true,                                     // server gone away
+	2013: true,                                     // lost connection during query
 	1158: true, 1159: true, 1160: true, 1161: true, // network read/write errors
 	4031: true, // disconnected by the server for inactivity
 }
