@@ -1,0 +1,397 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/sluice-db/sluice/apply"
+	"github.com/sluice-db/sluice/change"
+	"github.com/sluice-db/sluice/mysql/capture"
+	"github.com/sluice-db/sluice/mysql/source"
+)
+
+// State is where a pipeline is in its life.
+type State string
+
+const (
+	Starting State = "starting"
+	Running  State = "running"
+	// Retrying: a transient error (lost connection, deadlock) stopped the
+	// pipeline; it restarts from its checkpoint after a backoff.
+	Retrying State = "retrying"
+	// Paused: an error that retrying cannot fix (a target table lacks a
+	// column, a DDL that cannot be mapped, a purged binlog). The checkpoint
+	// has not moved past the failing transaction. Resume after fixing the
+	// cause, or skip the transaction.
+	Paused  State = "paused"
+	Stopped State = "stopped"
+)
+
+// HistoryFactory opens the schema history a pipeline's capture uses,
+// persisted in the target so that a restart decodes old events with the
+// definitions of their time.
+type HistoryFactory func(ctx context.Context, target source.Config, cfg *Config) (capture.History, error)
+
+// Runner runs one pipeline: capture from the source, select and map, apply
+// to the target. It restarts the flow from the target's checkpoint after
+// transient errors and pauses on permanent ones.
+type Runner struct {
+	cfg     *Config
+	src     source.Config
+	tgt     source.Config
+	sel     *Selection
+	mapper  *Mapper
+	history HistoryFactory
+	log     *slog.Logger
+
+	resume chan struct{}
+
+	mu     sync.Mutex
+	status Status
+	lag    lagTracker
+}
+
+// Status is a snapshot of a pipeline for the CLI, the API and metrics.
+type Status struct {
+	Name      string
+	State     State
+	Error     string
+	ErrorTime time.Time
+	// Position is the source position the target holds (the checkpoint).
+	Position change.Position
+	// ReadPosition is how far capture has read.
+	ReadPosition change.Position
+	// Lag is how far the target is behind the source.
+	Lag          time.Duration
+	TxnsApplied  uint64
+	RowsApplied  uint64
+	DDLsApplied  uint64
+	TxnsSkipped  uint64
+	StartedAt    time.Time
+	LastCommitAt time.Time
+}
+
+// NewRunner checks the config and prepares a runner.
+func NewRunner(cfg *Config, history HistoryFactory, log *slog.Logger) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := source.Parse(cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	tgt, err := source.Parse(cfg.Target)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	sel := cfg.Selection()
+	r := &Runner{
+		cfg: cfg, src: src, tgt: tgt, sel: sel, mapper: NewMapper(sel), history: history,
+		log:    log.With("pipeline", cfg.Name),
+		resume: make(chan struct{}, 1),
+		status: Status{Name: cfg.Name, State: Starting},
+	}
+	return r, nil
+}
+
+// Status returns the pipeline's current status.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status
+	s.Lag = r.lag.current(time.Now())
+	return s
+}
+
+// Resume wakes a paused pipeline: it starts again from its checkpoint.
+func (r *Runner) Resume() {
+	select {
+	case r.resume <- struct{}{}:
+	default:
+	}
+}
+
+// Skip adds a rule that skips one source transaction (by GTID or end
+// position) and resumes the pipeline.
+func (r *Runner) Skip(rule SkipRule) {
+	r.mu.Lock()
+	r.cfg.Skip = append(r.cfg.Skip, rule)
+	r.mu.Unlock()
+	r.Resume()
+}
+
+func (r *Runner) setState(s State, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status.State = s
+	if err != nil {
+		r.status.Error = err.Error()
+		r.status.ErrorTime = time.Now()
+	} else if s == Running {
+		r.status.Error = ""
+	}
+}
+
+// Run runs the pipeline until ctx is cancelled. It returns nil then. With
+// exitOnPause it returns the error that paused the pipeline instead of
+// waiting for Resume.
+func (r *Runner) Run(ctx context.Context, exitOnPause bool) error {
+	r.mu.Lock()
+	r.status.StartedAt = time.Now()
+	r.mu.Unlock()
+	backoff := time.Second
+	for {
+		err := r.runOnce(ctx)
+		if ctx.Err() != nil {
+			r.setState(Stopped, nil)
+			return nil
+		}
+		if err == nil {
+			r.setState(Stopped, nil)
+			return nil
+		}
+		if apply.IsTransient(err) {
+			r.setState(Retrying, err)
+			wait := backoff + time.Duration(rand.Int64N(int64(backoff/2)+1))
+			r.log.Warn("pipeline stopped by a transient error; restarting from the checkpoint", "error", err, "in", wait.Round(time.Millisecond))
+			select {
+			case <-ctx.Done():
+				r.setState(Stopped, nil)
+				return nil
+			case <-time.After(wait):
+			}
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		r.setState(Paused, err)
+		r.log.Error("pipeline paused; fix the cause and resume, or skip the transaction", "error", err)
+		if exitOnPause {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			r.setState(Stopped, nil)
+			return nil
+		case <-r.resume:
+			r.log.Info("pipeline resumed")
+		}
+	}
+}
+
+// runOnce runs capture and apply from the checkpoint until one of them
+// stops.
+func (r *Runner) runOnce(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.setState(Starting, nil)
+	app, cp, err := apply.Open(ctx, apply.Config{
+		Pipeline:         r.cfg.Name,
+		Target:           r.tgt,
+		StateSchema:      r.cfg.StateSchema,
+		Workers:          r.cfg.Apply.Workers,
+		Limits:           apply.GroupLimits{MaxRows: r.cfg.Apply.MaxGroupRows, MaxTxns: r.cfg.Apply.MaxGroupTxns},
+		ForeignKeyChecks: r.cfg.Apply.ForeignKeyChecks,
+		OnCommit:         r.onCommit,
+		Logger:           r.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	start, err := r.startFrom(cp)
+	if err != nil {
+		return err
+	}
+	var hist capture.History
+	if r.history != nil {
+		if hist, err = r.history(ctx, r.tgt, r.cfg); err != nil {
+			return fmt.Errorf("pipeline %q: open schema history: %w", r.cfg.Name, err)
+		}
+	}
+	capt, err := capture.New(capture.Config{
+		Source:      r.src,
+		Name:        r.cfg.Name,
+		ServerID:    r.cfg.ServerID,
+		From:        start,
+		History:     hist,
+		TableFilter: r.wanted,
+		OnProgress:  r.onProgress,
+		Logger:      r.log,
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
+	}
+	r.mu.Lock()
+	r.status.Position = cp.Position
+	r.lag.reset(cp.Position)
+	r.mu.Unlock()
+	r.log.Info("pipeline starting", "from", start.String(), "epoch", cp.Epoch)
+	r.setState(Running, nil)
+
+	txns := make(chan *change.Txn, 1024)
+	errs := make(chan error, 2)
+	go func() {
+		defer close(txns)
+		errs <- capt.Run(ctx, func(ctx context.Context, txn *change.Txn) error {
+			out, err := r.shape(txn)
+			if err != nil {
+				return err
+			}
+			r.noteRead(txn)
+			select {
+			case txns <- out:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	go func() { errs <- app.Run(ctx, txns) }()
+	first := <-errs
+	cancel()
+	second := <-errs
+	for _, err := range []error{first, second} {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// startFrom turns the checkpoint, or the configured start for a new
+// pipeline, into where capture begins.
+func (r *Runner) startFrom(cp apply.Checkpoint) (capture.Start, error) {
+	if !cp.Position.IsZero() {
+		if cp.Position.GTID != "" {
+			return capture.ParseStart(cp.Position.GTID, time.UTC)
+		}
+		return capture.ParseStart(fmt.Sprintf("%s:%d", cp.Position.File, cp.Position.Offset), time.UTC)
+	}
+	from := r.cfg.From
+	if from == "" {
+		from = "now"
+	}
+	s, err := capture.ParseStart(from, time.Local)
+	if err != nil {
+		return capture.Start{}, fmt.Errorf("pipeline %q: from: %w", r.cfg.Name, err)
+	}
+	return s, nil
+}
+
+// wanted tells capture which tables' rows to decode.
+func (r *Runner) wanted(schema, table string) bool {
+	return r.mapper.Selected(schema, table)
+}
+
+// shape selects and maps one source transaction for the target. A
+// transaction with nothing for the target still goes on, empty, so the
+// checkpoint moves past it.
+func (r *Runner) shape(txn *change.Txn) (*change.Txn, error) {
+	r.mu.Lock()
+	skip := r.cfg.Skip
+	r.mu.Unlock()
+	for _, s := range skip {
+		if s.Matches(txn) {
+			r.log.Warn("skipping transaction by rule", "gtid", txn.GTID, "end", txn.End.String())
+			r.mu.Lock()
+			r.status.TxnsSkipped++
+			r.mu.Unlock()
+			txn.Changes, txn.DDL = nil, nil
+			return txn, nil
+		}
+	}
+	if txn.DDL != nil {
+		r.mapper.Reset()
+		if !r.sel.Ops.DDL {
+			txn.DDL = nil
+			return txn, nil
+		}
+		d, err := r.mapper.MapDDL(*txn.DDL)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %q at %s: %w", r.cfg.Name, txn.End, err)
+		}
+		if d.Action == DDLSkip {
+			r.log.Debug("ddl not replicated", "reason", d.Reason, "statement", abbreviate(txn.DDL.Statement))
+			txn.DDL = nil
+			return txn, nil
+		}
+		mapped := d.DDL
+		txn.DDL = &mapped
+		return txn, nil
+	}
+	out := txn.Changes[:0]
+	for _, c := range txn.Changes {
+		if !r.sel.Ops.allows(c.Op) {
+			continue
+		}
+		mp, err := r.mapper.Map(c.Table)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %q at %s: %w", r.cfg.Name, txn.End, err)
+		}
+		if mp == nil {
+			continue
+		}
+		nc := mp.Apply(c)
+		if nc.Op == change.Update && mp.Project != nil && rowsEqual(nc.Before, nc.After) {
+			continue // only excluded columns changed
+		}
+		out = append(out, nc)
+	}
+	clear(txn.Changes[len(out):])
+	txn.Changes = out
+	return txn, nil
+}
+
+func rowsEqual(a, b change.Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) noteRead(txn *change.Txn) {
+	if txn.More {
+		return
+	}
+	r.mu.Lock()
+	r.status.ReadPosition = txn.End
+	r.lag.read(txn.End, txn.Timestamp)
+	r.mu.Unlock()
+}
+
+func (r *Runner) onCommit(c apply.Committed) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status.Position = c.Position
+	r.status.TxnsApplied += uint64(c.Txns)
+	r.status.RowsApplied += uint64(c.Rows)
+	if c.DDL {
+		r.status.DDLsApplied++
+	}
+	r.status.LastCommitAt = now
+	r.lag.committed(c.Position, c.Timestamp, now)
+}
+
+func (r *Runner) onProgress(p capture.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.CaughtUp {
+		r.lag.caughtUp(p.Position, p.Time)
+	}
+}
