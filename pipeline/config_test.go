@@ -42,8 +42,6 @@ skip:
 	}
 }
 
-
-
 func TestParseConfigErrors(t *testing.T) {
 	base := "name: p\nsource: mysql://h\ntarget: mysql://t\ntables: [a.b]\n"
 	cases := []struct{ yaml, want string }{

@@ -32,11 +32,6 @@ const (
 	Stopped State = "stopped"
 )
 
-// HistoryFactory opens the schema history a pipeline's capture uses,
-// persisted in the target so that a restart decodes old events with the
-// definitions of their time.
-type HistoryFactory func(ctx context.Context, target source.Config, cfg *Config) (capture.History, error)
-
 // Runner runs one pipeline: capture from the source, select and map, apply
 // to the target. It restarts the flow from the target's checkpoint after
 // transient errors and pauses on permanent ones.
@@ -46,8 +41,8 @@ type Runner struct {
 	tgt     source.Config
 	sel     *Selection
 	mapper  *Mapper
-	history HistoryFactory
-	log     *slog.Logger
+	log     *slog.Logger // with the pipeline's name
+	baseLog *slog.Logger
 
 	resume chan struct{}
 
@@ -77,7 +72,7 @@ type Status struct {
 }
 
 // NewRunner checks the config and prepares a runner.
-func NewRunner(cfg *Config, history HistoryFactory, log *slog.Logger) (*Runner, error) {
+func NewRunner(cfg *Config, log *slog.Logger) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,10 +89,11 @@ func NewRunner(cfg *Config, history HistoryFactory, log *slog.Logger) (*Runner, 
 	}
 	sel := cfg.Selection()
 	r := &Runner{
-		cfg: cfg, src: src, tgt: tgt, sel: sel, mapper: NewMapper(sel), history: history,
-		log:    log.With("pipeline", cfg.Name),
-		resume: make(chan struct{}, 1),
-		status: Status{Name: cfg.Name, State: Starting},
+		cfg: cfg, src: src, tgt: tgt, sel: sel, mapper: NewMapper(sel),
+		log:     log.With("pipeline", cfg.Name),
+		baseLog: log,
+		resume:  make(chan struct{}, 1),
+		status:  Status{Name: cfg.Name, State: Starting},
 	}
 	return r, nil
 }
@@ -212,11 +208,9 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var hist capture.History
-	if r.history != nil {
-		if hist, err = r.history(ctx, r.tgt, r.cfg); err != nil {
-			return fmt.Errorf("pipeline %q: open schema history: %w", r.cfg.Name, err)
-		}
+	hist, err := openHistory(ctx, r.cfg, r.src, app.DB(), cp.Position, r.sel, r.log)
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
 	}
 	capt, err := capture.New(capture.Config{
 		Source:      r.src,
@@ -226,7 +220,7 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		History:     hist,
 		TableFilter: r.wanted,
 		OnProgress:  r.onProgress,
-		Logger:      r.log,
+		Logger:      r.baseLog, // capture adds the pipeline's name
 	})
 	if err != nil {
 		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)

@@ -65,8 +65,13 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(
 		newVersionCommand(),
+		newCheckCommand(g),
+		newTailCommand(g),
+		newServerCommand(g),
+		newJobCommand(g),
+		newSyncCommand(g),
+		newDemoCommand(g),
 	)
-	_ = g // subcommands take g as they land
 	return root
 }
 

@@ -106,7 +106,7 @@ func Load(ctx context.Context, db *sql.DB, rate int) error {
 				1+rng.Int64N(customers), 1+rng.Int64N(products), 1+rng.IntN(5), fmt.Sprintf("%d.%02d", rng.IntN(2000), rng.IntN(100)))
 		case n < 8:
 			_, err = db.ExecContext(ctx,
-				"UPDATE shop.orders SET status = ELT(1 + FLOOR(RAND() * 3), 'paid', 'shipped', 'cancelled') WHERE id = (SELECT id FROM (SELECT MAX(id) - ? AS id FROM shop.orders) x)",
+				"UPDATE shop.orders SET status = ELT(1 + FLOOR(RAND() * 3), 'paid', 'shipped', 'cancelled') WHERE id = (SELECT id FROM (SELECT id FROM shop.orders ORDER BY id DESC LIMIT 1 OFFSET ?) x)",
 				rng.IntN(50))
 		case n < 9:
 			_, err = db.ExecContext(ctx, "UPDATE shop.products SET stock = stock - 1 WHERE id = ?", 1+rng.Int64N(products))
