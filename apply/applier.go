@@ -421,6 +421,7 @@ func (r *run) drain() bool {
 			return false
 		}
 	}
+	clear(r.inflight)
 	r.inflight = r.inflight[:0]
 	return true
 }

@@ -103,6 +103,9 @@ func (w *worker) apply(t *task) error {
 	if !r.wait(t.dep) {
 		return errStopping
 	}
+	// Forget the groups waited for: otherwise every task would keep the
+	// one before it, and with it every transaction ever applied.
+	t.dep = nil
 	if g.DDL != nil {
 		return w.applyDDL(t)
 	}
@@ -126,13 +129,16 @@ func (w *worker) apply(t *task) error {
 	}
 	if g.Open {
 		// More fragments of this source transaction follow on this
-		// connection; nothing commits until the last one.
+		// connection; nothing commits until the last one. Everything
+		// before the first fragment has committed (it ran alone).
+		t.prev = nil
 		close(t.committed)
 		return nil
 	}
 	if !r.wait(t.prev) {
 		return errStopping
 	}
+	t.prev = nil
 	if err := w.writeCheckpoint(w.tx, g.End, g, ""); err != nil {
 		return err
 	}
@@ -295,6 +301,7 @@ func (w *worker) applyDDL(t *task) error {
 	if !r.wait(t.prev) {
 		return errStopping
 	}
+	t.prev = nil
 	prev := a.cp.Position
 	if p := r.lastCommitted(); !p.IsZero() {
 		prev = p

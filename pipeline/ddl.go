@@ -10,6 +10,7 @@ import (
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions in DDL (defaults) need a driver
 
 	"github.com/sluice-db/sluice/change"
+	"github.com/sluice-db/sluice/mysql/schema"
 )
 
 // DDLAction says what a pipeline does with one DDL statement.
@@ -39,61 +40,53 @@ type DDLDecision struct {
 // routines, views). An error means the statement touches replicated tables
 // but cannot be mapped safely: the pipeline pauses so that the operator
 // applies it by hand and skips it.
-func (m *Mapper) MapDDL(d change.DDL) (DDLDecision, error) {
-	p := parser.New()
-	stmt, err := p.ParseOneStmt(d.Statement, "", "")
-	if err != nil {
-		return m.mapUnparsed(d, err)
-	}
-	switch s := stmt.(type) {
-	case *ast.CreateDatabaseStmt:
-		return m.mapDatabaseDDL(d, stmt, &s.Name)
-	case *ast.DropDatabaseStmt:
-		return m.mapDatabaseDDL(d, stmt, &s.Name)
-	case *ast.AlterDatabaseStmt:
-		if s.AlterDefaultDatabase {
-			if d.Schema == "" {
-				return DDLDecision{Reason: "ALTER DATABASE without a database"}, nil
-			}
-			s.Name = ast.NewCIStr(d.Schema)
-			s.AlterDefaultDatabase = false
+//
+// Which tables a statement touches is read by the schema history's lexer,
+// which knows MariaDB's syntax; a statement whose names stay the same goes
+// to the target as the source wrote it. Only a rename needs the grammar.
+func (m *Mapper) MapDDL(d change.DDL, flavor change.Flavor) (DDLDecision, error) {
+	st := schema.Describe(d.Statement, flavor)
+	switch st.Kind {
+	case schema.StatementDatabase:
+		db := st.Database
+		if db == "" {
+			db = d.Schema
 		}
-		return m.mapDatabaseDDL(d, stmt, &s.Name)
-	case *ast.CreateTableStmt:
-		if s.TemporaryKeyword != ast.TemporaryNone {
-			return DDLDecision{Reason: "temporary table"}, nil
+		if db == "" || m.sel.MatchSchema(db) == nil {
+			return DDLDecision{Reason: "no replicated database"}, nil
 		}
-	case *ast.DropTableStmt:
-		if s.TemporaryKeyword != ast.TemporaryNone {
-			return DDLDecision{Reason: "temporary table"}, nil
+		if st.Database == "" {
+			// ALTER DATABASE of the default one: name it, since the
+			// statement runs without a default database.
+			return m.rewrite(d)
 		}
-		if s.IsView {
-			return DDLDecision{Reason: "not a table statement"}, nil
+		if m.targetSchema(db) == db {
+			// The source logs the database as the default one, which
+			// does not exist on the target before CREATE DATABASE.
+			return DDLDecision{Action: DDLApply, DDL: change.DDL{Statement: d.Statement}}, nil
 		}
-	case *ast.AlterTableStmt, *ast.RenameTableStmt, *ast.TruncateTableStmt, *ast.CreateIndexStmt, *ast.DropIndexStmt:
+		return m.rewrite(d)
+	case schema.StatementTable:
 	default:
 		return DDLDecision{Reason: "not a table statement"}, nil
 	}
-
-	names := &tableNames{defaultSchema: d.Schema}
-	stmt.Accept(names)
 	var selected, unselected []string
 	rename := false
-	for _, tn := range names.subjects {
-		schema := tn.Schema.O
-		if schema == "" {
-			schema = d.Schema
+	for _, tn := range st.Tables {
+		sch := tn.Schema
+		if sch == "" {
+			sch = d.Schema
 		}
-		rule := m.sel.Match(schema, tn.Name.O)
+		rule := m.sel.Match(sch, tn.Name)
 		if rule == nil {
-			unselected = append(unselected, schema+"."+tn.Name.O)
+			unselected = append(unselected, sch+"."+tn.Name)
 			continue
 		}
 		if rule.hasColumnRules() {
-			return DDLDecision{Reason: fmt.Sprintf("table %s.%s has column rules; apply its DDL to the target by hand", schema, tn.Name.O)}, nil
+			return DDLDecision{Reason: fmt.Sprintf("table %s.%s has column rules; apply its DDL to the target by hand", sch, tn.Name)}, nil
 		}
-		selected = append(selected, schema+"."+tn.Name.O)
-		if ts, tt := rule.TargetName(schema, tn.Name.O); ts != schema || tt != tn.Name.O {
+		selected = append(selected, sch+"."+tn.Name)
+		if ts, tt := rule.TargetName(sch, tn.Name); ts != sch || tt != tn.Name {
 			rename = true
 		}
 	}
@@ -107,59 +100,51 @@ func (m *Mapper) MapDDL(d change.DDL) (DDLDecision, error) {
 	if !rename {
 		return DDLDecision{Action: DDLApply, DDL: d}, nil
 	}
-	// Rewrite every table name, references included, and qualify them all
-	// so that the default database no longer matters.
-	for _, tn := range names.all {
-		schema := tn.Schema.O
-		if schema == "" {
-			schema = d.Schema
-		}
-		ts, tt := schema, tn.Name.O
-		if rule := m.sel.Match(schema, tn.Name.O); rule != nil {
-			ts, tt = rule.TargetName(schema, tn.Name.O)
-		}
-		tn.Schema, tn.Name = ast.NewCIStr(ts), ast.NewCIStr(tt)
-	}
-	text, err := restore(stmt)
-	if err != nil {
-		return DDLDecision{}, fmt.Errorf("ddl %q: rewrite table names for the target: %w", abbreviate(d.Statement), err)
-	}
-	// Every name is qualified now: no default database is needed (and the
-	// source's may not exist on the target).
-	return DDLDecision{Action: DDLApply, DDL: change.DDL{Statement: text}}, nil
+	return m.rewrite(d)
 }
 
-// mapDatabaseDDL handles CREATE/ALTER/DROP DATABASE: replicated when some
-// rule selects tables of that database.
-func (m *Mapper) mapDatabaseDDL(d change.DDL, stmt ast.StmtNode, name *ast.CIStr) (DDLDecision, error) {
-	rule := m.sel.MatchSchema(name.O)
-	if rule == nil {
-		return DDLDecision{Reason: "no replicated database"}, nil
-	}
-	target := m.targetSchema(name.O)
-	if target == name.O {
-		return DDLDecision{Action: DDLApply, DDL: change.DDL{Statement: d.Statement}}, nil
-	}
-	*name = ast.NewCIStr(target)
-	text, err := restore(stmt)
+// rewrite renames the tables and databases of a statement for the target
+// with the grammar, qualifying every table name so that the default
+// database no longer matters.
+func (m *Mapper) rewrite(d change.DDL) (DDLDecision, error) {
+	p := parser.New()
+	stmt, err := p.ParseOneStmt(d.Statement, "", "")
 	if err != nil {
-		return DDLDecision{}, fmt.Errorf("ddl %q: rewrite database name for the target: %w", abbreviate(d.Statement), err)
+		return DDLDecision{}, fmt.Errorf("ddl %q renames replicated tables but cannot be parsed to map its names (%v): apply it to the target by hand, then skip it",
+			abbreviate(d.Statement), err)
 	}
-	return DDLDecision{Action: DDLApply, DDL: change.DDL{Statement: text}}, nil
-}
-
-// mapUnparsed decides about a statement the grammar does not know (some
-// MariaDB syntax). It can pass through unchanged only when it runs in a
-// replicated database whose names the pipeline does not change.
-func (m *Mapper) mapUnparsed(d change.DDL, perr error) (DDLDecision, error) {
-	if d.Schema == "" || m.sel.MatchSchema(d.Schema) == nil {
-		return DDLDecision{Reason: "unparsed statement outside replicated databases"}, nil
+	switch s := stmt.(type) {
+	case *ast.CreateDatabaseStmt:
+		s.Name = ast.NewCIStr(m.targetSchema(s.Name.O))
+	case *ast.DropDatabaseStmt:
+		s.Name = ast.NewCIStr(m.targetSchema(s.Name.O))
+	case *ast.AlterDatabaseStmt:
+		name := s.Name.O
+		if s.AlterDefaultDatabase {
+			name = d.Schema
+			s.AlterDefaultDatabase = false
+		}
+		s.Name = ast.NewCIStr(m.targetSchema(name))
+	default:
+		names := &tableNames{}
+		stmt.Accept(names)
+		for _, tn := range names.all {
+			sch := tn.Schema.O
+			if sch == "" {
+				sch = d.Schema
+			}
+			ts, tt := sch, tn.Name.O
+			if rule := m.sel.Match(sch, tn.Name.O); rule != nil {
+				ts, tt = rule.TargetName(sch, tn.Name.O)
+			}
+			tn.Schema, tn.Name = ast.NewCIStr(ts), ast.NewCIStr(tt)
+		}
 	}
-	if m.targetSchema(d.Schema) == d.Schema && !m.renamesTablesIn(d.Schema) {
-		return DDLDecision{Action: DDLApply, DDL: d}, nil
+	var sb strings.Builder
+	if err := stmt.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, &sb)); err != nil {
+		return DDLDecision{}, fmt.Errorf("ddl %q: rewrite names for the target: %w", abbreviate(d.Statement), err)
 	}
-	return DDLDecision{}, fmt.Errorf("ddl %q in replicated database %s cannot be parsed to map its names (%v): apply it to the target by hand, then skip it",
-		abbreviate(d.Statement), d.Schema, perr)
+	return DDLDecision{Action: DDLApply, DDL: change.DDL{Statement: sb.String()}}, nil
 }
 
 // targetSchema maps a database name through the first rule for it.
@@ -192,43 +177,20 @@ func (m *Mapper) renamesTablesIn(schema string) bool {
 	return false
 }
 
-func restore(stmt ast.StmtNode) (string, error) {
-	var sb strings.Builder
-	if err := stmt.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, &sb)); err != nil {
-		return "", err
-	}
-	return sb.String(), nil
-}
-
-// tableNames collects the table names of a statement: subjects are the
-// tables it changes, all includes the tables it only refers to (foreign
-// keys).
+// tableNames collects every table name of a statement, references
+// included.
 type tableNames struct {
-	defaultSchema string
-	subjects      []*ast.TableName
-	all           []*ast.TableName
-	inReference   int
+	all []*ast.TableName
 }
 
 func (v *tableNames) Enter(n ast.Node) (ast.Node, bool) {
-	switch x := n.(type) {
-	case *ast.ReferenceDef:
-		v.inReference++
-	case *ast.TableName:
+	if x, ok := n.(*ast.TableName); ok {
 		v.all = append(v.all, x)
-		if v.inReference == 0 {
-			v.subjects = append(v.subjects, x)
-		}
 	}
 	return n, false
 }
 
-func (v *tableNames) Leave(n ast.Node) (ast.Node, bool) {
-	if _, ok := n.(*ast.ReferenceDef); ok {
-		v.inReference--
-	}
-	return n, true
-}
+func (v *tableNames) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func abbreviate(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

@@ -45,6 +45,7 @@ type Runner struct {
 	baseLog *slog.Logger
 
 	resume chan struct{}
+	flavor change.Flavor // the source's, learnt when a run starts
 
 	mu     sync.Mutex
 	status Status
@@ -208,7 +209,10 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hist, err := openHistory(ctx, r.cfg, r.src, app.DB(), cp.Position, r.sel, r.log)
+	if r.flavor, err = sourceFlavor(ctx, r.src); err != nil {
+		return &apply.Error{Pipeline: r.cfg.Name, Transient: true, Err: err}
+	}
+	hist, err := openHistory(ctx, r.cfg, r.flavor, app.DB(), cp.Position, r.sel, r.log)
 	if err != nil {
 		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
 	}
@@ -232,25 +236,44 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	r.log.Info("pipeline starting", "from", start.String(), "epoch", cp.Epoch)
 	r.setState(Running, nil)
 
-	txns := make(chan *change.Txn, 1024)
-	errs := make(chan error, 2)
+	// Transactions wait in a queue bounded by count and by rows; the
+	// forwarder hands them to the applier one by one and gives their rows
+	// back to the budget as the applier takes them.
+	queue := make(chan *change.Txn, 1024)
+	toApply := make(chan *change.Txn)
+	budget := newRowBudget(maxQueuedRows)
+	errs := make(chan error, 3)
 	go func() {
-		defer close(txns)
+		defer close(queue)
 		errs <- capt.Run(ctx, func(ctx context.Context, txn *change.Txn) error {
 			out, err := r.shape(txn)
 			if err != nil {
 				return err
 			}
 			r.noteRead(txn)
+			if err := budget.acquire(ctx, weight(out)); err != nil {
+				return err
+			}
 			select {
-			case txns <- out:
+			case queue <- out:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
 	}()
-	go func() { errs <- app.Run(ctx, txns) }()
+	go func() {
+		defer close(toApply)
+		for t := range queue {
+			select {
+			case toApply <- t:
+				budget.release(weight(t))
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { errs <- app.Run(ctx, toApply) }()
 	first := <-errs
 	cancel()
 	second := <-errs
@@ -261,6 +284,12 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
+
+// maxQueuedRows bounds the row changes read but not yet taken by the
+// applier.
+const maxQueuedRows = 20000
+
+func weight(t *change.Txn) int { return max(1, len(t.Changes)) }
 
 // startFrom turns the checkpoint, or the configured start for a new
 // pipeline, into where capture begins.
@@ -310,7 +339,7 @@ func (r *Runner) shape(txn *change.Txn) (*change.Txn, error) {
 			txn.DDL = nil
 			return txn, nil
 		}
-		d, err := r.mapper.MapDDL(*txn.DDL)
+		d, err := r.mapper.MapDDL(*txn.DDL, r.flavor)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %q at %s: %w", r.cfg.Name, txn.End, err)
 		}

@@ -152,10 +152,14 @@ func TestMapDDL(t *testing.T) {
 			apply: true, contains: []string{"WITH SYSTEM VERSIONING"}, schema: "crm"},
 		{name: "unparsable in renamed schema pauses", ddl: change.DDL{Schema: "shop", Statement: "ALTER TABLE t WITH SYSTEM VERSIONING xyz"},
 			err: "cannot be parsed"},
+		{name: "geometry passes through", ddl: change.DDL{Schema: "crm", Statement: "CREATE TABLE places (id INT PRIMARY KEY, g GEOMETRY NOT NULL, SPATIAL KEY (g))"},
+			apply: true, contains: []string{"SPATIAL KEY"}, schema: "crm"},
+		{name: "truncate", ddl: change.DDL{Schema: "crm", Statement: "TRUNCATE TABLE accounts"}, apply: true, contains: []string{"TRUNCATE"}, schema: "crm"},
+		{name: "truncate other", ddl: change.DDL{Schema: "blog", Statement: "TRUNCATE TABLE posts"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := m.MapDDL(c.ddl)
+			d, err := m.MapDDL(c.ddl, change.MariaDB)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("want error containing %q, got %v (%+v)", c.err, err, d)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-db/sluice/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,22 +201,30 @@ func TestTailTxnFormat(t *testing.T) {
 	}
 }
 
-// A binlog file read offline prints exactly what the live stream printed.
+// Binlog files read offline print exactly what the live stream printed.
 func TestTailBinlogFileMatchesLive(t *testing.T) {
 	s := tailSource(t)
+	s.Exec(t, "FLUSH BINARY LOGS", "UPDATE crm.users SET email = 'ann@example.com' WHERE id = 1", "DELETE FROM crm.log")
 	live, err := runSluice(t, "tail", "--source", s.URL(), "--from", "start", "--stop-at-end")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Exec(t, "FLUSH BINARY LOGS")
-	file := filepath.Join(t.TempDir(), "binlog.000001")
-	copyFile(t, filepath.Join(s.BinlogDir(), "binlog.000001"), file)
-	offline, err := runSluice(t, "tail", "--binlog-file", file)
+	dir := t.TempDir()
+	var args []string
+	for _, name := range []string{"binlog.000001", "binlog.000002"} {
+		copyFile(t, filepath.Join(s.BinlogDir(), name), filepath.Join(dir, name))
+		args = append(args, "--binlog-file", filepath.Join(dir, name))
+	}
+	offline, err := runSluice(t, append([]string{"tail"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if offline != live {
 		t.Errorf("offline:\n%s\nlive:\n%s", offline, live)
+	}
+	if !strings.Contains(live, `"position":"binlog.000002:`) || strings.Count(live, "\n") != 19 {
+		t.Errorf("live output should span both files in 19 lines:\n%s", live)
 	}
 }
 
@@ -265,7 +274,7 @@ func TestTailCorruptBinlogFile(t *testing.T) {
 // Every fixture from real servers decodes, except the one that is
 // truncated on purpose, which fails with its offset.
 func TestTailFixtures(t *testing.T) {
-	root := "/work/shared/fixtures/binlog"
+	root := fixtures.BinlogDir()
 	var files []string
 	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() && !strings.HasSuffix(p, ".md") {

@@ -1,7 +1,8 @@
 package binlog
 
-// collationInfo names a collation and its character set.
-type collationInfo struct {
+// CollationInfo names a collation and its character set (Collation is
+// empty for MySQL 8 and MariaDB UCA 14 ids, whose set is known by range).
+type CollationInfo struct {
 	Charset   string
 	Collation string
 }
@@ -13,29 +14,29 @@ const binaryCollation = 63
 // Collation returns the character set and collation names of a collation id
 // as a TABLE_MAP or QUERY event carries it. ok is false for ids it does not
 // know; the caller then has no charset for the column.
-func Collation(id uint16) (info collationInfo, ok bool) {
+func Collation(id uint16) (info CollationInfo, ok bool) {
 	if c, ok := mariaCollations[id]; ok {
 		return c, true
 	}
 	switch {
 	case id == 76:
-		return collationInfo{"utf8mb3", "utf8mb3_tolower_ci"}, true
+		return CollationInfo{"utf8mb3", "utf8mb3_tolower_ci"}, true
 	case id == 248:
-		return collationInfo{"gb18030", "gb18030_chinese_ci"}, true
+		return CollationInfo{"gb18030", "gb18030_chinese_ci"}, true
 	case id == 249:
-		return collationInfo{"gb18030", "gb18030_bin"}, true
+		return CollationInfo{"gb18030", "gb18030_bin"}, true
 	case id == 250:
-		return collationInfo{"gb18030", "gb18030_unicode_520_ci"}, true
+		return CollationInfo{"gb18030", "gb18030_unicode_520_ci"}, true
 	case id >= 255 && id <= 323:
 		// MySQL 8.0 added its UCA 9.0.0 collations (utf8mb4_0900_*) here.
-		return collationInfo{"utf8mb4", ""}, true
+		return CollationInfo{"utf8mb4", ""}, true
 	case id >= 2048 && id < 3328:
 		// MariaDB 10.10+ UCA 14.0 collations: the high byte names the
 		// character set.
 		cs := [...]string{"utf8mb3", "utf8mb4", "ucs2", "utf16", "utf32"}[id/256-8]
-		return collationInfo{cs, ""}, true
+		return CollationInfo{cs, ""}, true
 	}
-	return collationInfo{}, false
+	return CollationInfo{}, false
 }
 
 // CharsetName returns the character set of a collation id, or "" when the id

@@ -5,7 +5,7 @@ package binlog
 // MySQL-only ids and MariaDB's UCA 14.0 ranges are handled in charset.go.
 
 // mariaCollations maps a collation id to its character set and name.
-var mariaCollations = map[uint16]collationInfo{
+var mariaCollations = map[uint16]CollationInfo{
 	1:    {"big5", "big5_chinese_ci"},
 	2:    {"latin2", "latin2_czech_cs"},
 	3:    {"dec8", "dec8_swedish_ci"},

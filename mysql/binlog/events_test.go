@@ -241,3 +241,19 @@ func TestMariaDBStatementEvents(t *testing.T) {
 		compareWithOracle(t, ourEvents(t, path, DecoderOptions{}), oracleEvents(t, path), oracleQuirks{})
 	}
 }
+
+// TestCollation maps collation ids of both servers to character sets.
+func TestCollation(t *testing.T) {
+	for id, want := range map[uint16]string{
+		8: "latin1", 28: "gbk", 33: "utf8mb3", 45: "utf8mb4", 46: "utf8mb4", 63: "binary",
+		255: "utf8mb4", 309: "utf8mb4", 248: "gb18030", 76: "utf8mb3",
+		2304: "utf8mb4", 2048: "utf8mb3", 3072: "utf32", 1057: "utf8mb3",
+	} {
+		if got := CharsetName(id); got != want {
+			t.Errorf("collation %d: charset %q, want %q", id, got, want)
+		}
+	}
+	if _, ok := Collation(4000); ok {
+		t.Errorf("collation 4000 is known")
+	}
+}

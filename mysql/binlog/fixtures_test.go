@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"errors"
+	"github.com/sluice-db/sluice/internal/fixtures"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,12 +15,7 @@ import (
 // fixtureDir holds binlog files written by real MySQL 8.0-9.6 and MariaDB
 // 10.5 servers (see the README one level up). SLUICE_BINLOG_FIXTURES
 // overrides it; a missing directory fails the tests.
-var fixtureDir = func() string {
-	if d := os.Getenv("SLUICE_BINLOG_FIXTURES"); d != "" {
-		return d
-	}
-	return "/work/shared/fixtures/binlog"
-}()
+var fixtureDir = fixtures.BinlogDir()
 
 const truncatedFixture = "binlog_truncated_event.000001"
 

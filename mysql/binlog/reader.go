@@ -70,6 +70,13 @@ func newReader(src io.Reader, name string, size int64) (*Reader, error) {
 		return nil, &Error{File: name, Err: fmt.Errorf("not a binlog file: starts with % x, want % x", magic[:n], Magic[:])}
 	}
 	r.off = 4
+	if r.size < 0 {
+		// An in-memory source (bytes.Reader) says how much is left; use it
+		// to size buffers and to reject impossible event sizes early.
+		if lr, ok := src.(interface{ Len() int }); ok {
+			r.size = int64(lr.Len()) + 4
+		}
+	}
 	return r, nil
 }
 

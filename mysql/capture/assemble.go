@@ -314,8 +314,11 @@ func (a *assembler) rotate(e *binlog.RotateEvent) error {
 	}
 	// Move the resume point to the new file when nothing is left in the
 	// old one, so that a checkpoint does not pin a file that may be purged.
+	// Not before the first transaction of a start by GTID: the file the
+	// source names first is where it begins looking for the GTID, not a
+	// position that could be resumed from.
 	next := change.Position{File: a.file, Offset: a.pos, GTID: a.done.GTID}
-	if a.done.File == "" || next.Compare(a.done) > 0 {
+	if a.done.File != "" && next.Compare(a.done) > 0 {
 		prev := a.done
 		a.done = next
 		if a.beforeStart() {
@@ -590,7 +593,13 @@ func (a *assembler) commit() error {
 			ctx = context.Background()
 		}
 		if _, err := a.history.ApplyDDL(ctx, q); err != nil {
-			return fmt.Errorf("apply DDL at %s to the schema history: %w", end, err)
+			if !skipping {
+				return fmt.Errorf("apply DDL at %s to the schema history: %w", end, err)
+			}
+			// Before the start the history may already hold a later state
+			// (it was opened at the start); the DDL is then not its to take.
+			a.log.Warn("DDL before the start position not applied to the schema history",
+				"at", end.String(), "error", err, "statement", abbreviate(t.DDL.Statement, 200))
 		}
 	}
 	if skipping {

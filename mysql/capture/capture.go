@@ -37,7 +37,8 @@ type Config struct {
 	// has nothing else to send; default 1s, negative for none.
 	Heartbeat time.Duration
 	// ReadTimeout is how long a silent connection is trusted before it is
-	// dropped and made again; default 30s (and at least 3 heartbeats).
+	// dropped and made again; default 30s, and at least 3 heartbeats. With
+	// heartbeats off it defaults to none (a quiet source sends nothing).
 	ReadTimeout time.Duration
 	// History gives rows events their table definitions and takes the DDL
 	// capture reads. Nil uses the TABLE_MAP metadata alone, which needs
@@ -107,7 +108,9 @@ func New(cfg Config) (*Capture, error) {
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = time.Second
 	}
-	if cfg.ReadTimeout == 0 {
+	if cfg.ReadTimeout == 0 && cfg.Heartbeat > 0 {
+		// Without heartbeats a quiet source is indistinguishable from a
+		// dead connection; then only TCP keepalives notice.
 		cfg.ReadTimeout = 30 * time.Second
 	}
 	if cfg.Heartbeat > 0 && cfg.ReadTimeout < 3*cfg.Heartbeat {
@@ -148,6 +151,14 @@ type deliverError struct{ err error }
 func (e *deliverError) Error() string { return e.err.Error() }
 func (e *deliverError) Unwrap() error { return e.err }
 
+func unwrapDeliver(err error) error {
+	var de *deliverError
+	if errors.As(err, &de) {
+		return de.err
+	}
+	return err
+}
+
 // fatalError marks an error a reconnect cannot cure.
 type fatalError struct{ err error }
 
@@ -160,8 +171,10 @@ func (e *fatalError) Unwrap() error { return e.err }
 // satisfied (nil), or on an error a reconnect cannot cure: a position the
 // source no longer has, a corrupt event, a DDL the schema history rejects.
 // A dropped connection is made again, with capped, jittered backoff, at the
-// end of the last transaction read completely; fragments of a transaction
-// that were delivered before the drop are not delivered again.
+// end of the last transaction read completely (by GTID when the start was a
+// GTID position, by file position otherwise); fragments of a transaction
+// that were delivered before the drop are not delivered again. Only the
+// first connection's errors (a wrong address or password) end Run at once.
 //
 // What deliver receives:
 //   - A transaction with Changes, or one DDL (already applied to History).
@@ -216,7 +229,10 @@ func (c *Capture) Run(ctx context.Context, deliver func(ctx context.Context, txn
 			switch {
 			case errors.Is(err, errReachedEnd):
 				c.stats = asm.stats
-				return asm.flushPending()
+				if err := asm.flushPending(); err != nil {
+					return unwrapDeliver(err)
+				}
+				return nil
 			case ctx.Err() != nil:
 				c.stats = asm.stats
 				return ctx.Err()
@@ -420,8 +436,7 @@ func (c *Capture) handleRaw(dec eventDecoder, asm *assembler, raw []byte) error 
 		return &fatalError{fmt.Errorf("decode binlog of %s: %w", c.cfg.Source, err)}
 	}
 	if hb, ok := ev.(*binlog.HeartbeatEvent); ok {
-		c.heartbeat(asm, hb)
-		return nil
+		return c.heartbeat(asm, hb)
 	}
 	if h.Flags&binlog.FlagArtificial == 0 {
 		asm.stats.Events++
@@ -434,18 +449,19 @@ func (c *Capture) handleRaw(dec eventDecoder, asm *assembler, raw []byte) error 
 	return err
 }
 
-func (c *Capture) heartbeat(asm *assembler, hb *binlog.HeartbeatEvent) {
+func (c *Capture) heartbeat(asm *assembler, hb *binlog.HeartbeatEvent) error {
 	if err := asm.flushPending(); err != nil {
-		return
+		return err
 	}
 	if c.cfg.OnProgress == nil {
-		return
+		return nil
 	}
 	end := change.Position{File: hb.File, Offset: uint64(hb.LogPos)}
 	if hb.Position != 0 {
 		end.Offset = hb.Position
 	}
 	c.cfg.OnProgress(Progress{Position: asm.done, SourceEnd: end, CaughtUp: asm.state == outside, Time: time.Now()})
+	return nil
 }
 
 // retryable reports whether a reconnect may cure err.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-db/sluice/change"
 	"github.com/sluice-db/sluice/internal/testdb"
+	"github.com/sluice-db/sluice/mysql/schema"
 	"github.com/sluice-db/sluice/mysql/source"
 )
 
@@ -149,63 +150,6 @@ func runToEnd(t *testing.T, cfg Config) ([]change.Txn, error) {
 	return col.snapshot(), err
 }
 
-// seqWriter inserts 1, 2, 3, ... into test.seq, one transaction each,
-// riding out server restarts: a row whose commit was not acknowledged is
-// retried, and a duplicate key then says it had committed.
-type seqWriter struct {
-	db   *sql.DB
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	last int64
-}
-
-func startSeqWriter(t *testing.T, s *testdb.Server) *seqWriter {
-	t.Helper()
-	db, err := s.Open("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &seqWriter{db: db, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		n := int64(1)
-		for {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			_, err := db.Exec("INSERT INTO seq (n, pad) VALUES (?, REPEAT('x', 100))", n)
-			if err != nil && !strings.Contains(err.Error(), "Duplicate entry") {
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			w.mu.Lock()
-			w.last = n
-			w.mu.Unlock()
-			n++
-		}
-	}()
-	t.Cleanup(func() { w.halt(); db.Close() })
-	return w
-}
-
-func (w *seqWriter) written() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.last
-}
-
-func (w *seqWriter) halt() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
-}
-
 // checkExactlyOnce compares what capture delivered for test.seq with what
 // the table holds: every committed row once, in commit order.
 func checkExactlyOnce(t *testing.T, s *testdb.Server, got []int64) {
@@ -335,117 +279,6 @@ func TestCaptureDeliversTransactionsWithPositions(t *testing.T) {
 	gtidPos := s.QueryString(t, "SELECT @@gtid_binlog_pos")
 	if last.GTID != gtidPos {
 		t.Errorf("last End gtid %q, gtid_binlog_pos %q", last.GTID, gtidPos)
-	}
-}
-
-func TestCaptureSurvivesKilledConnection(t *testing.T) {
-	s := testdb.Start(t, testdb.Options{})
-	createSeq(t, s)
-	col := newCollector()
-	from := Start{Kind: StartPosition, Position: change.Position{GTID: s.QueryString(t, "SELECT @@gtid_binlog_pos")}}
-	run := startCapture(t, Config{Source: srcConfig(t, s), From: from, MaxBackoff: 200 * time.Millisecond}, col)
-	w := startSeqWriter(t, s)
-	for round := 1; round <= 3; round++ {
-		target := w.written() + 300
-		col.waitFor(t, run, fmt.Sprintf("row %d before kill %d", target, round), func(txns []change.Txn) bool {
-			return lastValue(seqValues(txns, "seq")) >= target
-		})
-		if n := killDumpThreads(t, s); n == 0 {
-			t.Fatalf("round %d: no binlog dump thread to kill", round)
-		}
-	}
-	w.halt()
-	final := maxSeq(t, s)
-	col.waitFor(t, run, fmt.Sprintf("the last row %d", final), func(txns []change.Txn) bool {
-		return lastValue(seqValues(txns, "seq")) >= final
-	})
-	checkExactlyOnce(t, s, seqValues(col.snapshot(), "seq"))
-}
-
-func TestCaptureSurvivesServerRestart(t *testing.T) {
-	s := testdb.Start(t, testdb.Options{})
-	createSeq(t, s)
-	col := newCollector()
-	// A file position, so that the resume after each restart is by file
-	// position (the kill test resumes by GTID).
-	run := startCapture(t, Config{Source: srcConfig(t, s), From: Start{Kind: StartPosition, Position: masterStatus(t, s)}, MaxBackoff: 300 * time.Millisecond}, col)
-	w := startSeqWriter(t, s)
-	for round := 1; round <= 2; round++ {
-		target := w.written() + 200
-		col.waitFor(t, run, fmt.Sprintf("row %d before restart %d", target, round), func(txns []change.Txn) bool {
-			return lastValue(seqValues(txns, "seq")) >= target
-		})
-		if err := s.Restart(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	target := w.written() + 200
-	col.waitFor(t, run, fmt.Sprintf("row %d after the restarts", target), func(txns []change.Txn) bool {
-		return lastValue(seqValues(txns, "seq")) >= target
-	})
-	w.halt()
-	final := maxSeq(t, s)
-	col.waitFor(t, run, fmt.Sprintf("the last row %d", final), func(txns []change.Txn) bool {
-		return lastValue(seqValues(txns, "seq")) >= final
-	})
-	checkExactlyOnce(t, s, seqValues(col.snapshot(), "seq"))
-	// Each restart started a new binlog file; the positions followed.
-	files := map[string]bool{}
-	for _, tx := range col.snapshot() {
-		files[tx.End.File] = true
-	}
-	if len(files) < 3 {
-		t.Errorf("transactions ended in %d binlog files, want at least 3 after two restarts: %v", len(files), files)
-	}
-}
-
-func TestCaptureResumesFragmentedTransaction(t *testing.T) {
-	s := testdb.Start(t, testdb.Options{})
-	createSeq(t, s)
-	s.Exec(t, "CREATE TABLE test.big (n BIGINT PRIMARY KEY, pad VARCHAR(200))")
-	end := s.QueryString(t, "SELECT @@gtid_binlog_pos")
-	// One transaction of 20000 rows, then a small one after it.
-	s.Exec(t, "SET SESSION max_recursive_iterations = 100000",
-		"INSERT INTO test.big WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM r WHERE n < 20000) SELECT n, REPEAT('y', 50) FROM r",
-		"INSERT INTO test.seq VALUES (1, 'after')")
-
-	col := newCollector()
-	kills := 0
-	col.onTxn = func(tx *change.Txn) error {
-		// Drop the connection after fragments 1 and 4 were delivered.
-		if tx.More && (tx.Fragment == 1 || tx.Fragment == 4) && kills < 2 {
-			kills++
-			killDumpThreads(t, s)
-		}
-		return nil
-	}
-	run := startCapture(t, Config{Source: srcConfig(t, s), From: Start{Kind: StartPosition, Position: change.Position{GTID: end}},
-		FragmentRows: 1000, MaxBackoff: 200 * time.Millisecond}, col)
-	col.waitFor(t, run, "the row after the big transaction", func(txns []change.Txn) bool {
-		return len(seqValues(txns, "seq")) > 0
-	})
-	if kills != 2 {
-		t.Fatalf("killed the connection %d times, want 2", kills)
-	}
-	var frags []change.Txn
-	for _, tx := range col.snapshot() {
-		if len(tx.Changes) > 0 && tx.Changes[0].Table.Name == "big" {
-			frags = append(frags, tx)
-		}
-	}
-	got := seqValues(frags, "big")
-	if len(got) != 20000 {
-		t.Fatalf("delivered %d rows of the big transaction, want 20000", len(got))
-	}
-	for i, n := range got {
-		if n != int64(i+1) {
-			t.Fatalf("row %d of the big transaction is n=%d", i, n)
-		}
-	}
-	for i, f := range frags {
-		if f.Fragment != i || f.More != (i < len(frags)-1) || f.Begin != frags[0].Begin || f.GTID != frags[0].GTID {
-			t.Errorf("fragment %d: Fragment=%d More=%v Begin=%s GTID=%s", i, f.Fragment, f.More, f.Begin, f.GTID)
-		}
 	}
 }
 
@@ -635,21 +468,54 @@ func TestCaptureTableFilterSkipsRowsButAdvances(t *testing.T) {
 	}
 }
 
-// XA: the changes of a prepared transaction are delivered at XA PREPARE,
-// which is where the binlog holds them; XA COMMIT and XA ROLLBACK move the
-// position only.
-func TestCaptureXA(t *testing.T) {
+// Every kind of transaction arrives whole: multi-statement, XA (whose
+// changes are delivered at XA PREPARE, where the binlog holds them; XA
+// COMMIT moves the position only), non-transactional (MyISAM, committed
+// with a QUERY COMMIT) and mixed.
+func TestCaptureTransactionKinds(t *testing.T) {
 	s := testdb.Start(t, testdb.Options{})
 	createSeq(t, s)
+	s.Exec(t, "CREATE TABLE test.flat (n BIGINT PRIMARY KEY) ENGINE=MyISAM")
 	s.Exec(t,
-		"XA START 'x1'", "INSERT INTO test.seq VALUES (1, 'a')", "XA END 'x1'", "XA PREPARE 'x1'", "XA COMMIT 'x1'",
-		"XA START 'x2'", "INSERT INTO test.seq VALUES (2, 'b')", "XA END 'x2'", "XA COMMIT 'x2' ONE PHASE",
-		"INSERT INTO test.seq VALUES (3, 'c')")
+		"BEGIN", "INSERT INTO test.seq VALUES (1, 'a')", "INSERT INTO test.seq VALUES (2, 'a')", "UPDATE test.seq SET pad = 'b' WHERE n = 1", "COMMIT",
+		"XA START 'x1'", "INSERT INTO test.seq VALUES (3, 'a')", "XA END 'x1'", "XA PREPARE 'x1'", "XA COMMIT 'x1'",
+		"XA START 'x2'", "INSERT INTO test.seq VALUES (4, 'b')", "XA END 'x2'", "XA COMMIT 'x2' ONE PHASE",
+		"INSERT INTO test.flat VALUES (1), (2)",
+		"BEGIN", "INSERT INTO test.seq VALUES (5, 'c')", "INSERT INTO test.flat VALUES (3)", "COMMIT",
+		"INSERT INTO test.seq VALUES (6, 'c')")
 	got, err := runToEnd(t, Config{Source: srcConfig(t, s), From: Start{Kind: StartOldest}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, s, seqValues(got, "seq"))
+	if v := seqValues(got, "flat"); fmt.Sprint(v) != "[1 2 3]" {
+		t.Errorf("MyISAM rows %v", v)
+	}
+	var shapes []string
+	for _, tx := range got {
+		if len(tx.Changes) == 0 {
+			continue
+		}
+		var parts []string
+		for _, c := range tx.Changes {
+			parts = append(parts, fmt.Sprintf("%s %s %d", c.Op, c.Table.Name, c.Image()[0].I))
+		}
+		shapes = append(shapes, strings.Join(parts, ", "))
+	}
+	want := []string{
+		"insert seq 1, insert seq 2, update seq 1",
+		"insert seq 3",
+		"insert seq 4",
+		"insert flat 1, insert flat 2",
+		// MariaDB writes a MyISAM change inside a transaction as its own
+		// transaction, before the InnoDB part.
+		"insert flat 3",
+		"insert seq 5",
+		"insert seq 6",
+	}
+	if strings.Join(shapes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("transactions:\n%s\nwant:\n%s", strings.Join(shapes, "\n"), strings.Join(want, "\n"))
+	}
 	end := masterStatus(t, s)
 	if last := got[len(got)-1]; last.End.File != end.File || last.End.Offset != end.Offset {
 		t.Errorf("last End %s, source end %s", last.End, end)
@@ -727,5 +593,47 @@ func TestCaptureServerID(t *testing.T) {
 	c2, _ := New(Config{Source: src, ServerID: s.ServerID})
 	if _, err := c2.chooseServerID(sc); err == nil || !strings.Contains(err.Error(), "own server_id") {
 		t.Errorf("source's own id: %v", err)
+	}
+}
+
+// Starting now bootstraps the schema history from the live server: with
+// binlog_row_metadata=MINIMAL the events carry no column names, so they
+// can only come from there; a DDL later in the stream is applied in place.
+func TestCaptureNowBootstrapsSchemaHistory(t *testing.T) {
+	s := testdb.Start(t, testdb.Options{RowMetadata: "MINIMAL"})
+	createSeq(t, s)
+	hist, err := schema.New(schema.Options{Name: "t", Flavor: change.MariaDB, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	run := startCapture(t, Config{Source: srcConfig(t, s), From: Start{Kind: StartNow}, History: hist}, col)
+	// The start position is read when Run starts; wait for the dump.
+	deadline := time.Now().Add(time.Minute)
+	for s.QueryString(t, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'") == "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the capture did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Exec(t, "INSERT INTO test.seq VALUES (1, 'a')", "ALTER TABLE test.seq ADD COLUMN note VARCHAR(10) AFTER n",
+		"INSERT INTO test.seq VALUES (2, 'x', 'b')")
+	col.waitFor(t, run, "two rows", func(txns []change.Txn) bool { return len(seqValues(txns, "seq")) == 2 })
+	var rows []change.RowChange
+	for _, tx := range col.snapshot() {
+		rows = append(rows, tx.Changes...)
+	}
+	names := func(tb *change.Table) string {
+		var n []string
+		for _, c := range tb.Columns {
+			n = append(n, c.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(rows[0].Table); got != "n,pad" {
+		t.Errorf("columns before the ALTER: %s", got)
+	}
+	if got := names(rows[1].Table); got != "n,note,pad" || string(rows[1].After[1].B) != "x" {
+		t.Errorf("columns after the ALTER: %s (%v)", got, rows[1].After)
 	}
 }

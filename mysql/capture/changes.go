@@ -30,8 +30,12 @@ func (r *changeRun) add(cs []change.RowChange) {
 	if r.alias != nil {
 		a := r.alias
 		r.alias = nil
-		r.add(a)
+		r.copyIn(a)
 	}
+	r.copyIn(cs)
+}
+
+func (r *changeRun) copyIn(cs []change.RowChange) {
 	n := len(cs)
 	if r.end+n > len(r.chunk) {
 		used := r.end - r.start

@@ -93,6 +93,11 @@ func readFile(ctx context.Context, path, name string, dec eventDecoder, asm *ass
 		return fmt.Errorf("open binlog file: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open binlog file: %w", err)
+	}
+	fileSize := uint64(st.Size())
 	r := &fileReader{f: f, buf: make([]byte, slabSize)}
 	magic, err := r.next(4)
 	if err != nil || [4]byte(magic) != binlog.Magic {
@@ -113,6 +118,11 @@ func readFile(ctx context.Context, path, name string, dec eventDecoder, asm *ass
 		size, _ := binlog.EventSize(hdr)
 		if size < binlog.HeaderSize {
 			return fmt.Errorf("%s: corrupt event at offset %d: size %d is smaller than an event header", path, offset, size)
+		}
+		if offset+uint64(size) > fileSize {
+			// Checked before reading: a corrupt size must not make us
+			// allocate gigabytes.
+			return fmt.Errorf("%s: truncated event at offset %d: header says %d bytes, the file ends after %d", path, offset, size, fileSize-offset)
 		}
 		raw, err := r.next(int(size))
 		if err != nil {
@@ -217,8 +227,11 @@ func FileFlavor(path string) (change.Flavor, error) {
 		return 0, fmt.Errorf("%s: truncated event header at offset 4", path)
 	}
 	size, _ := binlog.EventSize(hdr)
+	if size < binlog.HeaderSize || size > 1<<20 {
+		return 0, fmt.Errorf("%s: corrupt event at offset 4: a FORMAT_DESCRIPTION of %d bytes", path, size)
+	}
 	raw, err := r.next(int(size))
-	if err != nil || size < binlog.HeaderSize {
+	if err != nil {
 		return 0, fmt.Errorf("%s: truncated event at offset 4", path)
 	}
 	ev, err := binlog.NewDecoder(binlog.DecoderOptions{File: filepath.Base(path)}).Decode(raw, 4)

@@ -15,8 +15,15 @@ import (
 // nothing points into it.
 const slabSize = 1 << 20
 
+// maxBatchBytes bounds the events handed to the decoder at once.
+const maxBatchBytes = 1 << 20
+
 // maxPacket is the payload length that says another packet continues it.
 const maxPacket = 1<<24 - 1
+
+// maxEvent bounds an event joined from several packets: a server sends none
+// larger than max_allowed_packet, at most 1 GiB.
+const maxEvent = 1<<30 + 1<<20
 
 // errStreamEnd is returned when the source sends EOF in place of an event:
 // it ended the dump (a server shutting down does).
@@ -101,6 +108,9 @@ func (p *packetReader) readPacket() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(joined)+len(payload) > maxEvent {
+			return nil, fmt.Errorf("binlog event of more than %d bytes", maxEvent)
+		}
 		joined = append(joined, payload...)
 	}
 	return joined, nil
@@ -182,6 +192,7 @@ func streamEvents(ctx context.Context, pr *packetReader, depth int) (<-chan even
 				events = make([][]byte, 0, 256)
 			}
 			var err error
+			size := 0
 			for {
 				var ev []byte
 				ev, err = pr.readEvent()
@@ -189,9 +200,12 @@ func streamEvents(ctx context.Context, pr *packetReader, depth int) (<-chan even
 					break
 				}
 				events = append(events, ev)
+				size += len(ev)
 				// Hand over what one read brought in before the next read
-				// blocks, so that a quiet stream is not held back.
-				if !pr.buffered() || len(events) >= 4096 {
+				// blocks, so that a quiet stream is not held back. A batch
+				// is also bounded in bytes, so that the read-ahead stays
+				// small when events are large (8 KiB rows events).
+				if !pr.buffered() || len(events) >= 4096 || size >= maxBatchBytes {
 					break
 				}
 			}

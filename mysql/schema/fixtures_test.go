@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"github.com/sluice-db/sluice/internal/fixtures"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func TestResolveMySQLFixtures(t *testing.T) {
 			resolved := 0
 			var unknown []string
 			p := replication.NewBinlogParser()
-			path := filepath.Join("/work/shared/fixtures/binlog", file)
+			path := filepath.Join(fixtures.BinlogDir(), file)
 			err = p.ParseFile(path, 0, func(e *replication.BinlogEvent) error {
 				at := change.Position{File: filepath.Base(file), Offset: uint64(e.Header.LogPos)}
 				switch ev := e.Event.(type) {
