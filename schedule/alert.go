@@ -48,6 +48,9 @@ func newAlerter(s *Scheduler) *alerter {
 
 func (a *alerter) send(job Compiled, al Alert) {
 	url := job.Job.AlertURL
+	if url == "" && a.s.opts.AlertURLFunc != nil {
+		url = a.s.opts.AlertURLFunc()
+	}
 	if url == "" {
 		url = a.s.opts.AlertURL
 	}

@@ -47,6 +47,10 @@ type Options struct {
 	StopGrace time.Duration
 	// AlertURL receives alerts of jobs that have no alert_url of their own.
 	AlertURL string
+	// AlertURLFunc, when set, is asked for that URL at each alert instead
+	// (the server's alert settings change at run time); "" falls back to
+	// AlertURL.
+	AlertURLFunc func() string
 	// HTTPClient sends alerts; default a client with a 10s timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger

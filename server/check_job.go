@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/sluice-db/sluice/check"
@@ -74,23 +73,5 @@ func sourceConfig(ctx context.Context, st *store.Store, name string) (source.Con
 	if err != nil {
 		return source.Config{}, err
 	}
-	c := source.Config{Host: d.Host, Port: d.Port, User: d.User, Password: d.Password, Database: d.Database}
-	q, err := url.ParseQuery(d.Params)
-	if err != nil {
-		return c, fmt.Errorf("data source %s: params: %w", name, err)
-	}
-	for k, vs := range q {
-		if len(vs) == 0 {
-			continue
-		}
-		if k == "tls" {
-			c.TLS = vs[len(vs)-1]
-			continue
-		}
-		if c.Params == nil {
-			c.Params = map[string]string{}
-		}
-		c.Params[k] = vs[len(vs)-1]
-	}
-	return c, nil
+	return dataSourceConfig(d)
 }

@@ -19,7 +19,7 @@ func TestServerHealthzAndDefaults(t *testing.T) {
 	t.Setenv("SLUICE_SECRET_KEY", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := New(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	s, err := New(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", BcryptCost: 10, AdminPassword: "first-admin-pw", Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
