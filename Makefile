@@ -18,7 +18,7 @@ web:
 	@if [ -f web/package.json ]; then ./scripts/web-build.sh; fi
 
 build: web
-	$(GO) build -o $(BIN) ./cmd/sluice
+	$(GO) build -tags webui -o $(BIN) ./cmd/sluice
 
 # The main job: two throwaway MariaDB servers, a light write load, a sync
 # from one to the other and the console.

@@ -14,6 +14,8 @@ command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v pt-table-checksum >/dev/null 2>&1 || need+=(percona-toolkit)
 if [ "${SLUICE_DEPS_BROWSER:-1}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The console's Chinese pages need a CJK font in headless screenshots.
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 fi
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v git >/dev/null 2>&1 || need+=(git)
