@@ -34,6 +34,14 @@ type Config struct {
 	// IdleCheckpoint is how often a checkpoint that only moves the position
 	// (transactions the pipeline filtered out) is written; default 1s.
 	IdleCheckpoint time.Duration
+	// QuietPositions writes a position-only checkpoint only when it reaches
+	// a new binlog file. A two-way pipeline needs it: each side's
+	// checkpoint write lands in its binlog, and answering every one of them
+	// with a write on the other side would never end.
+	QuietPositions bool
+	// TwoWay, when set, marks every transaction for loop prevention and
+	// checks every change for conflicts (see TwoWay).
+	TwoWay *TwoWay
 	// OnCommit, when set, is called after each group commits, in commit
 	// order, from a worker goroutine. It must be quick.
 	OnCommit func(Committed)
@@ -47,11 +55,25 @@ type Committed struct {
 	Txns      int
 	Rows      int
 	DDL       bool
+	// Conflicts is how many rows of the group conflicted (two-way only).
+	Conflicts int
+}
+
+// Stats count what an applier did, for metrics and benchmarks.
+type Stats struct {
+	Groups, Statements, Rows, Txns int64
+	// Exec is time spent running data statements, Commit time spent in
+	// checkpoint writes and commits, Wait time workers waited for earlier
+	// groups (conflicts and commit order).
+	Exec, Commit, Wait time.Duration
 }
 
 // Applier applies transactions to one target. Open it, Run it with a channel
 // of transactions, Close it.
 type Applier struct {
+	statsMu sync.Mutex
+	stats   Stats
+
 	cfg     Config
 	db      *sql.DB
 	epoch   uint64
@@ -93,9 +115,23 @@ func Open(ctx context.Context, cfg Config) (*Applier, Checkpoint, error) {
 		return nil, Checkpoint{}, fmt.Errorf("pipeline %q: connect to target %s: %w", cfg.Pipeline, cfg.Target, err)
 	}
 	a.aliases = supportsRowAlias(version)
+	if cfg.TwoWay != nil {
+		if err := cfg.TwoWay.Validate(); err != nil {
+			db.Close()
+			return nil, Checkpoint{}, fmt.Errorf("pipeline %q: %w", cfg.Pipeline, err)
+		}
+	}
 	if err := EnsureStateSchema(ctx, db, cfg.StateSchema); err != nil {
 		db.Close()
 		return nil, Checkpoint{}, fmt.Errorf("pipeline %q: target %s: %w", cfg.Pipeline, cfg.Target, err)
+	}
+	if cfg.TwoWay != nil {
+		for _, q := range twoWayDDL(cfg.StateSchema) {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				db.Close()
+				return nil, Checkpoint{}, fmt.Errorf("pipeline %q: target %s: create two-way tables: %w", cfg.Pipeline, cfg.Target, err)
+			}
+		}
 	}
 	cp, err := ClaimCheckpoint(ctx, db, cfg.StateSchema, cfg.Pipeline)
 	if err != nil {
@@ -245,12 +281,17 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 		pending  *change.Txn
 		idleOnly *Group // a position-only group waiting to be written
 		lastSent = time.Now()
+		lastFile = r.a.cp.Position.File
 	)
 	flush := func() bool {
 		g := gr.Take()
 		if g == nil {
 			return true
 		}
+		if g.Empty() && r.a.cfg.QuietPositions && g.End.File == lastFile {
+			return true
+		}
+		lastFile = g.End.File
 		if g.Empty() {
 			// Only the position moved. Write it now and then, not for
 			// every filtered-out transaction.
@@ -445,3 +486,16 @@ func (r *run) wait(t *task) bool {
 // errStopping ends a worker's task when the run is stopping for another
 // reason (an error elsewhere, or cancellation); it is never the run's error.
 var errStopping = errors.New("applier stopping")
+
+// Stats returns the counters so far.
+func (a *Applier) Stats() Stats {
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	return a.stats
+}
+
+func (a *Applier) count(f func(*Stats)) {
+	a.statsMu.Lock()
+	f(&a.stats)
+	a.statsMu.Unlock()
+}

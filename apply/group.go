@@ -33,6 +33,9 @@ type Group struct {
 	// transaction of the group before it.
 	Continues bool
 
+	// conflicts counts the rows of a two-way group that conflicted.
+	conflicts int
+
 	writes map[uint64]struct{}
 	// tableWide holds hashes of tables whose every change conflicts with
 	// every other change to the table (no key, or keys compared under a
@@ -144,6 +147,7 @@ func (gr *grouper) Add(txn *change.Txn) {
 	}
 	g.Open = txn.More
 	g.Continues = txn.Fragment > 0
+	gr.m.txn = txn
 	for i := range txn.Changes {
 		c := &txn.Changes[i]
 		gr.m.add(c)

@@ -37,17 +37,20 @@ type TableOps struct {
 // entry is the merged state of one row within a group.
 type entry struct {
 	hash          uint64
-	next          int32      // next entry with the same hash, or -1
-	id            change.Row // an image that carries the row's key values
-	existedBefore bool       // the row was on the target when the group began
-	existsAfter   bool       // the row is on the target when the group ends
-	before        change.Row // the row's image when the group began (existedBefore)
-	after         change.Row // the row's final image (existsAfter)
+	next          int32       // next entry with the same hash, or -1
+	id            change.Row  // an image that carries the row's key values
+	existedBefore bool        // the row was on the target when the group began
+	existsAfter   bool        // the row is on the target when the group ends
+	before        change.Row  // the row's image when the group began (existedBefore)
+	after         change.Row  // the row's final image (existsAfter)
+	txn           *change.Txn // the last transaction that changed the row
 }
 
 // merger folds the changes of consecutive transactions into per-table
 // operations. The zero value is not usable; see newMerger.
 type merger struct {
+	// txn is the transaction whose changes are being added.
+	txn    *change.Txn
 	seed   maphash.Seed
 	h      maphash.Hash
 	tables map[*change.Table]*TableOps
@@ -170,6 +173,7 @@ func keyEqual(key []int, a, b change.Row) bool {
 func (m *merger) newEntry(o *TableOps, h uint64, id change.Row, e entry) {
 	e.hash = h
 	e.id = id
+	e.txn = m.txn
 	e.next = -1
 	if head, ok := o.index[h]; ok {
 		e.next = head
@@ -194,6 +198,7 @@ func (m *merger) write(o *TableOps, after, before change.Row) {
 		return
 	}
 	e := &o.entries[i]
+	e.txn = m.txn
 	if !e.existsAfter {
 		// Deleted earlier in the group and written again: the new image
 		// stands on its own.
@@ -211,6 +216,7 @@ func (m *merger) remove(o *TableOps, before change.Row) {
 		return
 	}
 	e := &o.entries[i]
+	e.txn = m.txn
 	e.existsAfter = false
 	e.after = nil
 }
@@ -248,9 +254,21 @@ func partial(r change.Row) bool {
 	return false
 }
 
-// finish turns the merged entries into Deletes and Upserts.
+// finish turns the merged entries into Deletes and Upserts. The entries
+// stay, for a two-way pipeline's conflict check, which may drop some and
+// build the operations again.
 func (o *TableOps) finish() {
+	o.build(nil)
+	o.index = nil
+}
+
+// build makes Deletes and Upserts from the entries not dropped.
+func (o *TableOps) build(dropped []bool) {
+	o.Deletes, o.Upserts = o.Deletes[:0], o.Upserts[:0]
 	for i := range o.entries {
+		if dropped != nil && dropped[i] {
+			continue
+		}
 		e := &o.entries[i]
 		switch {
 		case e.existsAfter:
@@ -265,8 +283,6 @@ func (o *TableOps) finish() {
 			o.Deletes = append(o.Deletes, e.before)
 		}
 	}
-	o.entries = nil
-	o.index = nil
 }
 
 // uniqueMoved reports whether a row that stays changes the value of another

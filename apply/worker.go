@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluice-db/sluice/change"
 	"github.com/sluice-db/sluice/mysql/sqlbuild"
@@ -28,20 +29,35 @@ type worker struct {
 // server's defaults: UTC for TIMESTAMP text, a SQL mode that accepts every
 // value the source could have stored but rejects values the target column
 // cannot hold, READ COMMITTED to keep gap locks from making unrelated groups
-// wait for each other, and a short lock wait so that a rare wait cycle
-// between ordered commits ends quickly (the group is then retried).
-func sessionSetup(foreignKeyChecks bool) []string {
+// wait for each other (one-way), and a short lock wait so that a rare wait
+// cycle between ordered commits ends quickly (the group is then retried).
+//
+// A two-way applier also reads target rows for its conflict check; it asks
+// for them as stored (binary results), to compare them byte for byte with
+// the source's images.
+func sessionSetup(foreignKeyChecks, twoWay bool) []string {
 	fk := "0"
 	if foreignKeyChecks {
 		fk = "1"
 	}
-	return []string{
+	isolation := "READ COMMITTED"
+	if twoWay {
+		// The conflict check's SELECT ... FOR UPDATE must also lock the
+		// gap of a row it found missing, so that a local insert cannot
+		// slip in between the check and the write.
+		isolation = "REPEATABLE READ"
+	}
+	s := []string{
 		"SET SESSION time_zone='+00:00'",
 		"SET SESSION sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION'",
 		"SET SESSION foreign_key_checks=" + fk,
-		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+		"SET SESSION TRANSACTION ISOLATION LEVEL " + isolation,
 		"SET SESSION innodb_lock_wait_timeout=10",
 	}
+	if twoWay {
+		s = append(s, "SET SESSION character_set_results=binary")
+	}
+	return s
 }
 
 func (r *run) newWorker(id int) (*worker, error) {
@@ -50,7 +66,7 @@ func (r *run) newWorker(id int) (*worker, error) {
 	if err != nil {
 		return nil, r.wrap(&Error{Transient: true, Err: fmt.Errorf("connect to target %s: %w", a.cfg.Target, err)})
 	}
-	for _, q := range sessionSetup(a.cfg.ForeignKeyChecks) {
+	for _, q := range sessionSetup(a.cfg.ForeignKeyChecks, a.cfg.TwoWay != nil) {
 		if _, err := conn.ExecContext(r.ctx, q); err != nil {
 			conn.Close()
 			return nil, r.wrap(&Error{Transient: IsTransient(err), Err: fmt.Errorf("set up target session (%s): %w", q, err)})
@@ -100,33 +116,61 @@ func (w *worker) rollback() {
 // committed, the checkpoint and the commit.
 func (w *worker) apply(t *task) error {
 	r, g := w.r, t.g
+	waitStart := time.Now()
 	if !r.wait(t.dep) {
 		return errStopping
 	}
+	waited := time.Since(waitStart)
 	// Forget the groups waited for: otherwise every task would keep the
 	// one before it, and with it every transaction ever applied.
 	t.dep = nil
 	if g.DDL != nil {
 		return w.applyDDL(t)
 	}
+	tw := r.a.cfg.TwoWay
 	if w.tx == nil {
 		tx, err := w.conn.BeginTx(r.ctx, nil)
 		if err != nil {
 			return w.fail(t, err, nil)
 		}
 		w.tx = tx
+		if tw != nil {
+			// The mark comes first, so that even the first fragment of a
+			// large transaction carries it.
+			if _, err := w.tx.ExecContext(r.ctx, markStatement(r.a.cfg.StateSchema), tw.Channel, r.a.cfg.Pipeline, w.id, groupOrigin(g, tw)); err != nil {
+				return w.fail(t, fmt.Errorf("write two-way mark: %w", err), nil)
+			}
+		}
 	}
 	w.b.reset()
+	var cc conflictCheck
+	if tw != nil {
+		var err error
+		if cc, err = w.checkConflicts(g, tw); err != nil {
+			return w.fail(t, err, nil)
+		}
+	}
 	w.stmts = w.stmts[:0]
 	for _, o := range g.Tables {
 		w.stmts = w.b.build(w.stmts, o)
 	}
+	w.stmts = append(w.stmts, cc.log...)
+	execStart := time.Now()
 	for i := range w.stmts {
 		st := &w.stmts[i]
 		if _, err := w.tx.ExecContext(r.ctx, st.query, st.args...); err != nil {
 			return w.fail(t, err, st)
 		}
 	}
+	g.conflicts += cc.n
+	execd := time.Since(execStart)
+	r.a.count(func(st *Stats) {
+		st.Groups++
+		st.Statements += int64(len(w.stmts))
+		st.Rows += int64(g.Rows)
+		st.Txns += int64(len(g.Txns))
+		st.Exec += execd
+	})
 	if g.Open {
 		// More fragments of this source transaction follow on this
 		// connection; nothing commits until the last one. Everything
@@ -135,14 +179,19 @@ func (w *worker) apply(t *task) error {
 		close(t.committed)
 		return nil
 	}
+	prevStart := time.Now()
 	if !r.wait(t.prev) {
 		return errStopping
 	}
 	t.prev = nil
+	commitStart := time.Now()
+	waited += commitStart.Sub(prevStart)
 	if err := w.writeCheckpoint(w.tx, g.End, g, ""); err != nil {
 		return err
 	}
-	if err := w.tx.Commit(); err != nil {
+	err := w.tx.Commit()
+	r.a.count(func(st *Stats) { st.Commit += time.Since(commitStart); st.Wait += waited })
+	if err != nil {
 		w.tx = nil
 		// The commit may or may not have happened; the checkpoint in the
 		// target tells, and a restart reads it.
@@ -176,7 +225,7 @@ func (w *worker) writeCheckpoint(x execer, pos change.Position, g *Group, pendin
 
 func (w *worker) committed(g *Group) {
 	if f := w.r.a.cfg.OnCommit; f != nil {
-		f(Committed{Position: g.End, Timestamp: g.Timestamp, Txns: len(g.Txns), Rows: g.Rows, DDL: g.DDL != nil})
+		f(Committed{Position: g.End, Timestamp: g.Timestamp, Txns: len(g.Txns), Rows: g.Rows, DDL: g.DDL != nil, Conflicts: g.conflicts})
 	}
 }
 
@@ -338,4 +387,14 @@ func abbreviate(s string) string {
 		return s[:197] + "..."
 	}
 	return s
+}
+
+// groupOrigin is the site a group's changes come from, for the mark: the
+// origin its first transaction learnt from an upstream mark, else the
+// source's site.
+func groupOrigin(g *Group, tw *TwoWay) string {
+	if len(g.Txns) > 0 && g.Txns[0].Origin != "" {
+		return g.Txns[0].Origin
+	}
+	return tw.SourceSite
 }

@@ -325,3 +325,14 @@ func workloadCopyDir(src, dst string) error {
 		return out.Close()
 	})
 }
+
+// BinlogBytes is the total size of W's binlog files.
+func (w *Workload) BinlogBytes() int64 {
+	var n int64
+	for _, f := range w.BinlogFiles() {
+		if st, err := os.Stat(f); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}

@@ -62,6 +62,10 @@ type Txn struct {
 	// ServerID is the server_id of the server where the transaction was first
 	// committed (not the one it was read from, if that is a replica).
 	ServerID uint32
+	// Origin names the site where the transaction was first written, when a
+	// two-way sync learnt it from the mark of the pipeline that applied it
+	// here; empty for a transaction written on the source itself.
+	Origin string
 	// Timestamp is the commit time on the originating server, with microsecond
 	// precision when the source records it and second precision otherwise.
 	Timestamp time.Time

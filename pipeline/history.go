@@ -16,7 +16,7 @@ import (
 // target's state schema, in the state it had at the checkpoint: a restart
 // decodes old events with the definitions of their time. It tracks only the
 // tables the pipeline selects.
-func openHistory(ctx context.Context, cfg *Config, flavor change.Flavor, target *sql.DB, at change.Position, sel *Selection, log *slog.Logger) (*schema.History, error) {
+func openHistory(ctx context.Context, cfg *Config, flavor change.Flavor, target *sql.DB, at change.Position, wanted func(schema, table string) bool, log *slog.Logger) (*schema.History, error) {
 	store, err := schema.NewMySQLStore(ctx, target, cfg.StateSchema, "schema_history")
 	if err != nil {
 		return nil, fmt.Errorf("open schema history store in the target: %w", err)
@@ -26,7 +26,7 @@ func openHistory(ctx context.Context, cfg *Config, flavor change.Flavor, target 
 		Flavor: flavor,
 		Store:  store,
 		Logger: log,
-		Filter: func(s, t string) bool { return sel.Match(s, t) != nil },
+		Filter: wanted,
 	}
 	h, err := schema.Open(ctx, opts, at)
 	if err != nil {

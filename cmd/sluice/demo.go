@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, f *demoFlags, out io.Writer, log *slog.Logger)
 	defer stopSync()
 	syncDone := make(chan error, 1)
 	go func() {
-		syncDone <- runSync(syncCtx, cfg, flags, out, log)
+		syncDone <- runSync(syncCtx, []*pipeline.Config{cfg}, flags, out, log)
 	}()
 
 	select {

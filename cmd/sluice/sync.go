@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-db/sluice/change"
 	"github.com/sluice-db/sluice/mysql/source"
 	"github.com/sluice-db/sluice/pipeline"
+	"github.com/sluice-db/sluice/snapshot"
 )
 
 type syncFlags struct {
@@ -37,6 +38,14 @@ type syncFlags struct {
 	skip         []string
 	exitOnPause  bool
 	progressEach time.Duration
+	copyWorkers  int
+	copyRate     int
+	copyMethod   string
+	twoWay       bool
+	sourceSite   string
+	targetSite   string
+	conflicts    string
+	tsColumn     string
 }
 
 func newSyncCommand(g *globalFlags) *cobra.Command {
@@ -64,7 +73,7 @@ the cause and send SIGHUP (or restart) to resume, or skip the transaction
 with --skip-txn.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.pipelineConfig()
+			cfgs, err := f.configs()
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -72,7 +81,7 @@ with --skip-txn.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return runSync(cmd.Context(), cfg, f, cmd.OutOrStdout(), log)
+			return runSync(cmd.Context(), cfgs, f, cmd.OutOrStdout(), log)
 		},
 	}
 	fl := cmd.Flags()
@@ -92,7 +101,51 @@ with --skip-txn.`,
 	fl.StringArrayVar(&f.skip, "skip-txn", nil, "skip a source transaction by GTID or end position FILE:POS (repeatable)")
 	fl.BoolVar(&f.exitOnPause, "exit-on-pause", false, "exit with status 3 when the pipeline pauses, instead of waiting for SIGHUP")
 	fl.DurationVar(&f.progressEach, "progress", 5*time.Second, "print progress this often (0 for never)")
+	fl.IntVar(&f.copyWorkers, "copy-workers", 0, "initial copy: chunks read in parallel (default 4)")
+	fl.IntVar(&f.copyRate, "copy-rate", 0, "initial copy: at most this many rows read per second (default no limit)")
+	fl.StringVar(&f.copyMethod, "copy-method", "", "initial copy: snapshot (MariaDB, no source writes), watermark (writes a watermark table on the source) or auto")
+	fl.BoolVar(&f.twoWay, "two-way", false, "sync both ways (active-active): source to target and target to source, without loops, with conflict resolution")
+	fl.StringVar(&f.sourceSite, "source-site", "source", "two-way: the source side's site name")
+	fl.StringVar(&f.targetSite, "target-site", "target", "two-way: the target side's site name")
+	fl.StringVar(&f.conflicts, "conflicts", "", "two-way conflict policy: site-priority (the source side wins; default), last-writer-wins, source-wins or target-wins")
+	fl.StringVar(&f.tsColumn, "timestamp-column", "", "two-way: the column last-writer-wins compares (e.g. updated_at)")
 	return cmd
+}
+
+// configs returns the pipelines to run: one, or both directions of a
+// two-way sync.
+func (f *syncFlags) configs() ([]*pipeline.Config, error) {
+	cfg, err := f.pipelineConfig()
+	if err != nil {
+		return nil, err
+	}
+	if !f.twoWay {
+		return []*pipeline.Config{cfg}, nil
+	}
+	conflicts := pipeline.ConflictConfig{Policy: f.conflicts, TimestampColumn: f.tsColumn}
+	fwd := *cfg
+	fwd.TwoWay = &pipeline.TwoWayConfig{Channel: cfg.Name, SourceSite: f.sourceSite, TargetSite: f.targetSite, Conflicts: conflicts}
+	rev := *cfg
+	rev.Name = cfg.Name + "-reverse"
+	rev.Source, rev.Target = cfg.Target, cfg.Source
+	// The initial copy, if any, goes one way; the way back starts now.
+	rev.Snapshot, rev.From = "none", "now"
+	rev.TwoWay = &pipeline.TwoWayConfig{Channel: cfg.Name, SourceSite: f.targetSite, TargetSite: f.sourceSite, Conflicts: conflicts}
+	if rev.TwoWay.Conflicts.Policy == "" || rev.TwoWay.Conflicts.Policy == "site-priority" {
+		// Both directions rank the sites the same way: the source side first.
+		fwd.TwoWay.Conflicts.SitePriority = []string{f.sourceSite, f.targetSite}
+		rev.TwoWay.Conflicts.SitePriority = []string{f.sourceSite, f.targetSite}
+	}
+	fwd.DDL, rev.DDL = "", ""
+	if cfg.DDL == "replicate" && f.ddl == "replicate" {
+		fwd.DDL = "replicate" // asked for explicitly: DDL goes one way only
+	}
+	for _, c := range []*pipeline.Config{&fwd, &rev} {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return []*pipeline.Config{&fwd, &rev}, nil
 }
 
 // pipelineConfig builds the pipeline config from the file and the flags.
@@ -128,6 +181,15 @@ func (f *syncFlags) pipelineConfig() (*pipeline.Config, error) {
 	if f.workers != 0 {
 		cfg.Apply.Workers = f.workers
 	}
+	if f.copyWorkers != 0 {
+		cfg.Copy.Workers = f.copyWorkers
+	}
+	if f.copyRate != 0 {
+		cfg.Copy.MaxRowsPerSecond = f.copyRate
+	}
+	if f.copyMethod != "" {
+		cfg.Copy.Method = snapshot.Method(f.copyMethod)
+	}
 	if f.serverID != 0 {
 		cfg.ServerID = f.serverID
 	}
@@ -157,54 +219,102 @@ func (f *syncFlags) pipelineConfig() (*pipeline.Config, error) {
 	return cfg, nil
 }
 
-// runSync runs a pipeline in the foreground and prints its progress.
-func runSync(ctx context.Context, cfg *pipeline.Config, f *syncFlags, out io.Writer, log *slog.Logger) error {
-	runner, err := pipeline.NewRunner(cfg, log)
-	if err != nil {
-		return &exitError{code: 2, err: err}
+// runSync runs pipelines in the foreground (one, or the two directions of a
+// two-way sync) and prints their progress.
+func runSync(ctx context.Context, cfgs []*pipeline.Config, f *syncFlags, out io.Writer, log *slog.Logger) error {
+	runners := make([]*pipeline.Runner, len(cfgs))
+	for i, cfg := range cfgs {
+		r, err := pipeline.NewRunner(cfg, log)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		runners[i] = r
 	}
-	// SIGHUP resumes a paused pipeline.
+	// SIGHUP resumes paused pipelines.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	done := make(chan error, 1)
-	go func() { done <- runner.Run(ctx, f.exitOnPause) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, len(runners))
+	for _, r := range runners {
+		go func() { done <- r.Run(ctx, f.exitOnPause) }()
+	}
 	var tick <-chan time.Time
 	if f.progressEach > 0 {
 		t := time.NewTicker(f.progressEach)
 		defer t.Stop()
 		tick = t.C
 	}
-	fmt.Fprintf(out, "pipeline %s: %s -> %s\n", cfg.Name, source.Redact(cfg.Source), source.Redact(cfg.Target))
-	var last pipeline.Status
+	for _, cfg := range cfgs {
+		fmt.Fprintf(out, "pipeline %s: %s -> %s\n", cfg.Name, source.Redact(cfg.Source), source.Redact(cfg.Target))
+	}
+	last := make([]pipeline.Status, len(runners))
 	lastAt := time.Now()
-	for {
+	print := func() {
+		for i, r := range runners {
+			s := r.Status()
+			printProgress(out, s, last[i], time.Since(lastAt), len(runners) > 1)
+			last[i] = s
+		}
+		lastAt = time.Now()
+	}
+	var firstErr error
+	for running := len(runners); running > 0; {
 		select {
 		case err := <-done:
-			printProgress(out, runner.Status(), last, time.Since(lastAt))
-			if err != nil {
-				return &exitError{code: 3, err: err}
+			running--
+			if err != nil && firstErr == nil {
+				firstErr = err
+				cancel() // one direction stopped: stop the other too
 			}
-			return nil
 		case <-hup:
-			runner.Resume()
+			for _, r := range runners {
+				r.Resume()
+			}
 		case <-tick:
-			s := runner.Status()
-			printProgress(out, s, last, time.Since(lastAt))
-			last, lastAt = s, time.Now()
+			print()
 		}
 	}
+	print()
+	if firstErr != nil {
+		return &exitError{code: 3, err: firstErr}
+	}
+	return nil
 }
 
-func printProgress(out io.Writer, s, prev pipeline.Status, since time.Duration) {
+func printProgress(out io.Writer, s, prev pipeline.Status, since time.Duration, named bool) {
 	rate := 0.0
 	if secs := since.Seconds(); secs > 0 {
 		rate = float64(s.RowsApplied-prev.RowsApplied) / secs
 	}
-	line := fmt.Sprintf("%s state=%s txns=%d rows=%d rows/s=%.0f lag=%s position=%s",
-		time.Now().Format("15:04:05"), s.State, s.TxnsApplied, s.RowsApplied, rate, s.Lag.Round(time.Millisecond), s.Position)
+	line := time.Now().Format("15:04:05")
+	if named {
+		line += " " + s.Name
+	}
+	line += fmt.Sprintf(" state=%s txns=%d rows=%d rows/s=%.0f lag=%s position=%s",
+		s.State, s.TxnsApplied, s.RowsApplied, rate, s.Lag.Round(time.Millisecond), s.Position)
+	if s.Conflicts > 0 {
+		line += fmt.Sprintf(" conflicts=%d", s.Conflicts)
+	}
+	if c := s.Copy; c != nil && !c.Done {
+		line += " " + copyProgress(c)
+	}
 	if s.Error != "" && (s.State == pipeline.Paused || s.State == pipeline.Retrying) {
 		line += " error=" + s.Error
 	}
 	fmt.Fprintln(out, line)
+}
+
+// copyProgress formats the initial copy's progress for a progress line.
+func copyProgress(c *snapshot.Progress) string {
+	pct := 0.0
+	if c.RowsEstimated > 0 {
+		pct = min(100, 100*float64(c.RowsCopied)/float64(c.RowsEstimated))
+	}
+	s := fmt.Sprintf("copy: tables=%d/%d rows=%d/~%d (%.0f%%) copy_rows/s=%.0f", c.TablesDone, c.TablesTotal, c.RowsCopied, c.RowsEstimated, pct, c.Rate)
+	if c.ETA > 0 {
+		s += " eta=" + c.ETA.String()
+	}
+	return s
 }
