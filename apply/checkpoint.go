@@ -39,7 +39,20 @@ func checkpointDDL(schema string) []string {
 			"`pending_ddl` VARCHAR(300) NULL," +
 			"`updated_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)," +
 			"PRIMARY KEY (`pipeline`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+		// The source's heartbeat rows land here, so that the target shows
+		// how far behind it is with one query.
+		"CREATE TABLE IF NOT EXISTS " + q + ".`heartbeat` (" +
+			"`pipeline` VARCHAR(191) NOT NULL," +
+			"`ts` DATETIME(6) NOT NULL," +
+			"PRIMARY KEY (`pipeline`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 	}
+}
+
+// HeartbeatDDL creates the heartbeat table in a database: on the source,
+// where the pipeline writes it, and on the target, where it lands.
+func HeartbeatDDL(schema string) []string {
+	ddl := checkpointDDL(schema)
+	return []string{ddl[0], ddl[2]}
 }
 
 // EnsureStateSchema creates the state schema and its tables on the target

@@ -369,3 +369,33 @@ func TestRunnerRejectsBadConfig(t *testing.T) {
 		t.Fatalf("want a tables error, got %v", err)
 	}
 }
+
+func TestSyncHeartbeatMeasuresLag(t *testing.T) {
+	src, tgt := pair(t)
+	src.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.items (id INT PRIMARY KEY)")
+	tgt.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.items (id INT PRIMARY KEY)")
+	cfg := &Config{Name: "hb", Source: src.URL(), Target: tgt.URL(), From: "now",
+		Tables: []TableRule{{Source: "shop.*"}}, Heartbeat: Duration(100 * time.Millisecond)}
+	p := startPipeline(t, cfg, true)
+	var samples atomic.Int64
+	p.r.SetHeartbeatObserver(func(d time.Duration) {
+		if d < 0 || d > 10*time.Second {
+			t.Errorf("heartbeat lag %s on an idle pipeline", d)
+		}
+		samples.Add(1)
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for samples.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d heartbeats applied in 30s; status %+v", samples.Load(), p.r.Status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The heartbeat row lands in the target, where the lag can be read
+	// with SQL.
+	waitRows(t, tgt, "SELECT COUNT(*) FROM sluice.heartbeat WHERE pipeline = 'hb' AND ts > UTC_TIMESTAMP(6) - INTERVAL 10 SECOND", "1", 10*time.Second)
+	if s := p.r.Status(); s.HeartbeatAt.IsZero() || s.HeartbeatLag > 10*time.Second {
+		t.Fatalf("status heartbeat %s at %s", s.HeartbeatLag, s.HeartbeatAt)
+	}
+	p.stop(t)
+}

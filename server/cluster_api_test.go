@@ -22,8 +22,12 @@ func TestChannelsAndSystemRoutes(t *testing.T) {
 	}
 	for _, p := range [][3]string{{"bj-sh", "bj", "sh"}, {"sh-bj", "sh", "bj"}} {
 		admin.mustJSON("POST", "/api/v1/pipelines", map[string]any{"name": p[0], "source": p[1], "target": p[2],
-			"config": map[string]any{"tables": []map[string]string{{"source": "shop.*"}}, "two_way": map[string]any{"conflict": "source_wins"}}}, 201, nil)
+			"config": map[string]any{"tables": []map[string]string{{"source": "shop.*"}},
+				"two_way": map[string]any{"channel": "shop", "source_site": p[1], "target_site": p[2], "conflicts": map[string]any{"policy": "source-wins"}}}}, 201, nil)
 	}
+	// An invalid two-way config is refused with the field named.
+	admin.mustFail("POST", "/api/v1/pipelines", map[string]any{"name": "bad-tw", "source": "bj", "target": "sh",
+		"config": map[string]any{"tables": []map[string]string{{"source": "shop.*"}}, "two_way": map[string]any{"channel": "shop", "source_site": "bj", "target_site": "bj"}}}, 422, codeInvalid, "config.two_way")
 	var ch channelJSON
 	admin.mustJSON("POST", "/api/v1/channels", map[string]any{"name": "shop", "topology": "two-way", "sites": []string{"bj", "sh"}, "pipelines": []string{"bj-sh", "sh-bj"}}, 201, &ch)
 	if len(ch.Pipelines) != 2 || ch.Topology != "two-way" {
@@ -33,7 +37,7 @@ func TestChannelsAndSystemRoutes(t *testing.T) {
 	admin.mustFail("POST", "/api/v1/channels", map[string]any{"name": "tw", "topology": "two-way", "sites": []string{"bj"}}, 422, codeInvalid, "sites")
 	var pl struct{ Pipelines []pipelineJSON }
 	admin.mustJSON("GET", "/api/v1/channels/shop/pipelines", nil, 200, &pl)
-	if len(pl.Pipelines) != 2 || pl.Pipelines[0].Channel != "shop" || pl.Pipelines[0].Config.TwoWay["conflict"] != "source_wins" {
+	if len(pl.Pipelines) != 2 || pl.Pipelines[0].Channel != "shop" || pl.Pipelines[0].Config.TwoWay == nil || pl.Pipelines[0].Config.TwoWay.Conflicts.Policy != "source-wins" {
 		t.Fatalf("members %+v", pl.Pipelines)
 	}
 	admin.mustJSON("GET", "/api/v1/pipelines?channel=shop", nil, 200, &pl)

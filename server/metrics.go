@@ -68,8 +68,8 @@ func (m *metrics) handler(token string) http.Handler {
 
 // pipelineCollector reports the pipelines this node runs.
 type pipelineCollector struct {
-	sv                                                                            *supervisor
-	descLag, descRows, descTxns, descRowRate, descErrors, descRestarts, descState *prometheus.Desc
+	sv                                                                                           *supervisor
+	descLag, descRows, descTxns, descRowRate, descErrors, descRestarts, descState, descConflicts *prometheus.Desc
 }
 
 func newPipelineCollector(sv *supervisor) *pipelineCollector {
@@ -86,6 +86,8 @@ func newPipelineCollector(sv *supervisor) *pipelineCollector {
 			"Errors that stopped the pipeline's flow (transient ones retried, permanent ones pausing it).", []string{"pipeline"}, nil),
 		descRestarts: prometheus.NewDesc("sluice_pipeline_restarts_total",
 			"Times the supervisor restarted the pipeline's runner.", []string{"pipeline"}, nil),
+		descConflicts: prometheus.NewDesc("sluice_pipeline_conflicts_total",
+			"Two-way conflicts found (each recorded in the target's sluice.conflicts table).", []string{"pipeline"}, nil),
 		descState: prometheus.NewDesc("sluice_pipeline_state",
 			"1 for the pipeline's current state, 0 for the others.", []string{"pipeline", "state"}, nil),
 	}
@@ -97,7 +99,7 @@ func pipelineStates() []string {
 }
 
 func (c *pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descLag, c.descRows, c.descTxns, c.descRowRate, c.descErrors, c.descRestarts, c.descState} {
+	for _, d := range []*prometheus.Desc{c.descLag, c.descRows, c.descTxns, c.descRowRate, c.descErrors, c.descRestarts, c.descState, c.descConflicts} {
 		ch <- d
 	}
 }
@@ -111,6 +113,7 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.descRowRate, prometheus.GaugeValue, p.Status.RowsPerSecond, n)
 		ch <- prometheus.MustNewConstMetric(c.descErrors, prometheus.CounterValue, float64(p.Errors), n)
 		ch <- prometheus.MustNewConstMetric(c.descRestarts, prometheus.CounterValue, float64(p.Restarts), n)
+		ch <- prometheus.MustNewConstMetric(c.descConflicts, prometheus.CounterValue, float64(p.Status.Conflicts), n)
 		for _, st := range pipelineStates() {
 			v := 0.0
 			if p.Status.State == st {

@@ -31,8 +31,9 @@ type pipelineConfigJSON struct {
 	Heartbeat   string               `json:"heartbeat,omitempty"`
 	Apply       applyJSON            `json:"apply"`
 	Skip        []skipRuleJSON       `json:"skip,omitempty"`
-	// TwoWay is kept for two-way channels (issue #5), not acted on yet.
-	TwoWay map[string]any `json:"two_way,omitempty"`
+	// TwoWay makes the pipeline one direction of a two-way or multi-site
+	// channel (docs/two-way.md).
+	TwoWay *pipeline.TwoWayConfig `json:"two_way,omitempty"`
 }
 
 type applyJSON struct {
@@ -88,6 +89,7 @@ type pipelineStatusJSON struct {
 	TxnsApplied   uint64           `json:"txns_applied"`
 	DDLsApplied   uint64           `json:"ddls_applied"`
 	TxnsSkipped   uint64           `json:"txns_skipped"`
+	Conflicts     uint64           `json:"conflicts"`
 	Restarts      int              `json:"restarts"`
 	Error         string           `json:"error,omitempty"`
 	ErrorTime     *time.Time       `json:"error_time"`
@@ -110,7 +112,7 @@ func (c pipelineConfigJSON) runtimeConfig(name, srcURL, tgtURL string) (*pipelin
 	cfg := &pipeline.Config{Name: name, Source: srcURL, Target: tgtURL, From: c.From, Snapshot: c.Snapshot,
 		Tables: c.Tables, Exclude: c.Exclude, Ops: c.Ops, DDL: c.DDL, StateSchema: c.StateSchema, ServerID: c.ServerID,
 		Apply: pipeline.ApplyConfig{Workers: c.Apply.Workers, MaxGroupRows: c.Apply.MaxGroupRows, MaxGroupTxns: c.Apply.MaxGroupTxns,
-			ForeignKeyChecks: c.Apply.ForeignKeyChecks}}
+			ForeignKeyChecks: c.Apply.ForeignKeyChecks}, TwoWay: c.TwoWay}
 	if c.Heartbeat != "" {
 		d, err := time.ParseDuration(c.Heartbeat)
 		if err != nil {

@@ -407,7 +407,7 @@ func (m *managed) takeSample(node string) pipelineStatusJSON {
 		}
 		s.LagSeconds = st.Lag.Seconds()
 		s.RowsApplied, s.TxnsApplied = m.baseRows+st.RowsApplied, m.baseTxns+st.TxnsApplied
-		s.DDLsApplied, s.TxnsSkipped = st.DDLsApplied, st.TxnsSkipped
+		s.DDLsApplied, s.TxnsSkipped, s.Conflicts = st.DDLsApplied, st.TxnsSkipped, st.Conflicts
 		s.Error, s.ErrorTime = st.Error, timePtr(st.ErrorTime)
 		s.StartedAt, s.LastCommitAt = timePtr(st.StartedAt), timePtr(st.LastCommitAt)
 		if !st.ErrorTime.IsZero() && !st.ErrorTime.Equal(m.lastErrTime) {
