@@ -161,22 +161,6 @@ func (m *Mapper) targetSchema(schema string) string {
 	return substitute(ps, ts, schema)
 }
 
-// renamesTablesIn reports whether a rule for schema renames tables.
-func (m *Mapper) renamesTablesIn(schema string) bool {
-	for i := range m.sel.Rules {
-		r := &m.sel.Rules[i]
-		ps, _, _ := strings.Cut(r.Source, ".")
-		if !matchGlob(ps, schema) || r.Target == "" {
-			continue
-		}
-		_, tt, _ := strings.Cut(r.Target, ".")
-		if tt != "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // tableNames collects every table name of a statement, references
 // included.
 type tableNames struct {

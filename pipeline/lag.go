@@ -12,7 +12,6 @@ import (
 // caught up and the lag is zero. It is plain code over plain values.
 type lagTracker struct {
 	pending []readTxn // read, not yet committed, in binlog order
-	last    time.Duration
 }
 
 type readTxn struct {

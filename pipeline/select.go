@@ -196,8 +196,3 @@ func wildcardPart(pattern, name string) string {
 	}
 	return name[len(prefix) : len(name)-len(suffix)]
 }
-
-func matchGlob(pattern, name string) bool {
-	ok, _ := path.Match(pattern, name)
-	return ok
-}
