@@ -302,3 +302,22 @@ func TestApplyDDLRestartAfterCrash(t *testing.T) {
 		t.Fatalf("want a 'table already exists' error, got %v", err)
 	}
 }
+
+// An insert of a row the target already has (after a reset to an earlier
+// position, or over rows of an initial copy) overwrites it instead of
+// failing: the plain INSERT falls back to an upsert.
+func TestApplyInsertOfExistingRowOverwrites(t *testing.T) {
+	s := testdb.Start(t, testdb.Options{NoBinlog: true})
+	s.Exec(t, "CREATE DATABASE shop",
+		"CREATE TABLE shop.users (id BIGINT PRIMARY KEY, email VARBINARY(64) NOT NULL UNIQUE, n INT)",
+		"INSERT INTO shop.users VALUES (2,'b',0)")
+	u := usersTable()
+	if err := runAll(t, targetConfig(t, s, "dup"),
+		&change.Txn{End: pos(100), Changes: []change.RowChange{ins(u, row(1, "a", 1)), ins(u, row(2, "b", 9)), ins(u, row(3, "c", 1))}},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dump(t, s.DB(t, ""), "SELECT id,email,n FROM shop.users ORDER BY id"), "1,a,1; 2,b,9; 3,c,1"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

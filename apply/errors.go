@@ -128,3 +128,9 @@ func alreadyApplied(err error) bool {
 	}
 	return false
 }
+
+// isDuplicate reports a duplicate key error (1062).
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}

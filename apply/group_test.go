@@ -51,6 +51,9 @@ func describe(o *TableOps) string {
 	for _, r := range o.Upserts {
 		lines = append(lines, "put "+fmtRow(r))
 	}
+	for _, r := range o.Inserts {
+		lines = append(lines, "new "+fmtRow(r))
+	}
 	for _, c := range o.Serial {
 		lines = append(lines, fmt.Sprintf("serial %s %s %s", c.Op, fmtRow(c.Before), fmtRow(c.After)))
 	}
@@ -76,9 +79,9 @@ func TestMergeWithinGroup(t *testing.T) {
 		changes []change.RowChange
 		want    string
 	}{
-		{"insert", []change.RowChange{ins(u, row(1, "a", 1))}, "put (1,a,1)"},
+		{"insert", []change.RowChange{ins(u, row(1, "a", 1))}, "new (1,a,1)"},
 		{"insert then update is insert of final",
-			[]change.RowChange{ins(u, row(1, "a", 1)), upd(u, row(1, "a", 1), row(1, "a", 2))}, "put (1,a,2)"},
+			[]change.RowChange{ins(u, row(1, "a", 1)), upd(u, row(1, "a", 1), row(1, "a", 2))}, "new (1,a,2)"},
 		{"insert then delete is nothing",
 			[]change.RowChange{ins(u, row(1, "a", 1)), del(u, row(1, "a", 1))}, ""},
 		{"update then update keeps last",
@@ -88,7 +91,7 @@ func TestMergeWithinGroup(t *testing.T) {
 		{"delete then insert is a rewrite",
 			[]change.RowChange{del(u, row(1, "a", 1)), ins(u, row(1, "a", 9))}, "put (1,a,9)"},
 		{"primary key change is delete old, write new",
-			[]change.RowChange{upd(u, row(1, "a", 1), row(2, "a", 1))}, "del (1,a,1); put (2,a,1)"},
+			[]change.RowChange{upd(u, row(1, "a", 1), row(2, "a", 1))}, "del (1,a,1); new (2,a,1)"},
 		{"primary key change and back",
 			[]change.RowChange{upd(u, row(1, "a", 1), row(2, "a", 1)), upd(u, row(2, "a", 1), row(1, "a", 5))},
 			"put (1,a,5)"},
@@ -103,7 +106,7 @@ func TestMergeWithinGroup(t *testing.T) {
 			[]change.RowChange{upd(u, row(1, "a", 0), row(1, "a", 7))}, "put (1,a,7)"},
 		{"two rows stay apart",
 			[]change.RowChange{ins(u, row(1, "a", 1)), ins(u, row(2, "b", 1)), del(u, row(3, "c", 1))},
-			"del (3,c,1); put (1,a,1); put (2,b,1)"},
+			"del (3,c,1); new (1,a,1); new (2,b,1)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -128,7 +131,7 @@ func TestMergeAcrossTransactionsOfAGroup(t *testing.T) {
 	gr.Add(txn(20, upd(u, row(1, "a", 1), row(1, "a", 2))))
 	gr.Add(txn(30, ins(u, row(2, "b", 1)), del(u, row(1, "a", 2))))
 	g := gr.Take()
-	if got, want := describe(g.Tables[0]), "put (2,b,1)"; got != want {
+	if got, want := describe(g.Tables[0]), "new (2,b,1)"; got != want {
 		t.Fatalf("got %q want %q", got, want)
 	}
 	if g.End.Offset != 30 || g.Rows != 4 || len(g.Txns) != 3 {

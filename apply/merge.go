@@ -17,9 +17,16 @@ type TableOps struct {
 	// Deletes are the images whose key columns name rows to delete. They run
 	// before Upserts.
 	Deletes []change.Row
-	// Upserts are final row images to write. An image may have absent
-	// columns (binlog_row_image=MINIMAL); only present columns are written.
+	// Upserts are final row images to write over rows the target has. An
+	// image may have absent columns (binlog_row_image=MINIMAL); only
+	// present columns are written.
 	Upserts []change.Row
+	// Inserts are final images of rows the target did not have when the
+	// group began. They are written with a plain INSERT, which the server
+	// runs faster than an upsert, and as an upsert again if the row turns
+	// out to be there after all (a reset to an earlier position, rows of an
+	// initial copy).
+	Inserts []change.Row
 	// Serial holds, in source order, the changes of a table without a key,
 	// or of a table whose partial row images (binlog_row_image=MINIMAL)
 	// cannot be merged safely because it has other unique keys.
@@ -264,7 +271,7 @@ func (o *TableOps) finish() {
 
 // build makes Deletes and Upserts from the entries not dropped.
 func (o *TableOps) build(dropped []bool) {
-	o.Deletes, o.Upserts = o.Deletes[:0], o.Upserts[:0]
+	o.Deletes, o.Upserts, o.Inserts = o.Deletes[:0], o.Upserts[:0], o.Inserts[:0]
 	for i := range o.entries {
 		if dropped != nil && dropped[i] {
 			continue
@@ -278,7 +285,11 @@ func (o *TableOps) build(dropped []bool) {
 			if e.existedBefore && !partial(e.after) && o.uniqueMoved(e) {
 				o.Deletes = append(o.Deletes, e.before)
 			}
-			o.Upserts = append(o.Upserts, e.after)
+			if e.existedBefore || partial(e.after) {
+				o.Upserts = append(o.Upserts, e.after)
+			} else {
+				o.Inserts = append(o.Inserts, e.after)
+			}
 		case e.existedBefore:
 			o.Deletes = append(o.Deletes, e.before)
 		}

@@ -15,6 +15,11 @@ type statement struct {
 	table *change.Table
 	rows  []change.Row
 	key   []int
+	// upsertOnDuplicate marks a plain INSERT of rows believed new: if one
+	// exists after all (error 1062), the statement, rolled back alone by
+	// the server, runs again as an upsert.
+	upsertOnDuplicate bool
+	present           []int
 }
 
 // maxStatementRows and maxStatementBytes bound one statement: large enough
@@ -68,7 +73,10 @@ func (b *builder) build(out []statement, o *TableOps) []statement {
 		out = append(out, b.serial(&o.Serial[i], o.Key))
 	}
 	if len(o.Upserts) > 0 {
-		out = b.upserts(out, o)
+		out = b.upserts(out, o, o.Upserts, true)
+	}
+	if len(o.Inserts) > 0 {
+		out = b.upserts(out, o, o.Inserts, false)
 	}
 	return out
 }
@@ -110,10 +118,10 @@ func (b *builder) deletes(out []statement, o *TableOps) []statement {
 }
 
 // upserts writes final images, grouped by the set of columns they carry
-// (all of them, unless the source logs MINIMAL images).
-func (b *builder) upserts(out []statement, o *TableOps) []statement {
+// (all of them, unless the source logs MINIMAL images): as upserts, or as
+// plain inserts that fall back to upserts.
+func (b *builder) upserts(out []statement, o *TableOps, rows []change.Row, upsert bool) []statement {
 	t := o.Table
-	rows := o.Upserts
 	for len(rows) > 0 {
 		present := presentColumns(rows[0])
 		sig := columnSignature(present)
@@ -122,13 +130,13 @@ func (b *builder) upserts(out []statement, o *TableOps) []statement {
 		for n < len(rows) && sameColumns(rows[n], present, len(t.Columns)) {
 			n++
 		}
-		out = b.upsertRun(out, o, rows[:n], present, sig)
+		out = b.upsertRun(out, o, rows[:n], present, sig, upsert)
 		rows = rows[n:]
 	}
 	return out
 }
 
-func (b *builder) upsertRun(out []statement, o *TableOps, rows []change.Row, present []int, sig string) []statement {
+func (b *builder) upsertRun(out []statement, o *TableOps, rows []change.Row, present []int, sig string, upsert bool) []statement {
 	t := o.Table
 	keyPos := make([]int, 0, len(o.Key))
 	for i, c := range present {
@@ -146,22 +154,49 @@ func (b *builder) upsertRun(out []statement, o *TableOps, rows []change.Row, pre
 			end++
 		}
 		chunk := rows[start:end]
-		k := shapeKey{table: t, kind: 'u', cols: sig, rows: len(chunk)}
-		q, ok := b.cache[k]
-		if !ok {
-			q = string(sqlbuild.AppendInsert(nil, t.Schema, t.Name, b.columns(t, present), len(chunk), true, b.aliases, keyPos))
-			b.cache[k] = q
-		}
+		q := b.insertText(t, present, keyPos, sig, len(chunk), upsert)
 		first := len(b.args)
 		for _, r := range chunk {
 			for _, c := range present {
 				b.args = append(b.args, b.arg(r[c]))
 			}
 		}
-		out = append(out, statement{query: q, args: b.args[first:len(b.args):len(b.args)], table: t, rows: chunk, key: o.Key})
+		out = append(out, statement{query: q, args: b.args[first:len(b.args):len(b.args)], table: t, rows: chunk, key: o.Key,
+			upsertOnDuplicate: !upsert, present: present})
 		start = end
 	}
 	return out
+}
+
+// insertText is the text of an INSERT (or upsert) of rows rows, cached.
+func (b *builder) insertText(t *change.Table, present, keyPos []int, sig string, rows int, upsert bool) string {
+	kind := byte('i')
+	if upsert {
+		kind = 'u'
+	}
+	k := shapeKey{table: t, kind: kind, cols: sig, rows: rows}
+	q, ok := b.cache[k]
+	if !ok {
+		q = string(sqlbuild.AppendInsert(nil, t.Schema, t.Name, b.columns(t, present), rows, upsert, b.aliases, keyPos))
+		b.cache[k] = q
+	}
+	return q
+}
+
+// asUpsert turns a plain INSERT statement into the upsert of the same rows.
+func (b *builder) asUpsert(st *statement) statement {
+	keyPos := make([]int, 0, len(st.key))
+	for i, c := range st.present {
+		for _, k := range st.key {
+			if c == k {
+				keyPos = append(keyPos, i)
+			}
+		}
+	}
+	up := *st
+	up.query = b.insertText(st.table, st.present, keyPos, columnSignature(st.present), len(st.rows), true)
+	up.upsertOnDuplicate = false
+	return up
 }
 
 // serial writes one change of a table without a usable key, or with partial

@@ -158,7 +158,12 @@ func (w *worker) apply(t *task) error {
 	execStart := time.Now()
 	for i := range w.stmts {
 		st := &w.stmts[i]
-		if _, err := w.tx.ExecContext(r.ctx, st.query, st.args...); err != nil {
+		_, err := w.tx.ExecContext(r.ctx, st.query, st.args...)
+		if err != nil && st.upsertOnDuplicate && isDuplicate(err) {
+			up := w.b.asUpsert(st)
+			_, err = w.tx.ExecContext(r.ctx, up.query, up.args...)
+		}
+		if err != nil {
 			return w.fail(t, err, st)
 		}
 	}
@@ -276,7 +281,12 @@ func (w *worker) diagnose(g *Group) *Error {
 		}
 		for i := range stmts {
 			st := &stmts[i]
-			if _, err := tx.ExecContext(r.ctx, st.query, st.args...); err != nil {
+			_, err := tx.ExecContext(r.ctx, st.query, st.args...)
+			if err != nil && st.upsertOnDuplicate && isDuplicate(err) {
+				up := b.asUpsert(st)
+				_, err = tx.ExecContext(r.ctx, up.query, up.args...)
+			}
+			if err != nil {
 				e := &Error{Position: txn.End, GTID: txn.GTID, Transient: IsTransient(err), Err: err, Table: st.table.QualifiedName()}
 				if len(st.rows) == 1 {
 					e.Key = describeKey(st.table, st.key, st.rows[0])
@@ -292,14 +302,18 @@ func (w *worker) diagnose(g *Group) *Error {
 func (b *builder) buildOneByOne(out []statement, o *TableOps) []statement {
 	one := *o
 	for _, d := range o.Deletes {
-		one.Deletes, one.Upserts, one.Serial = []change.Row{d}, nil, nil
+		one.Deletes, one.Upserts, one.Inserts, one.Serial = []change.Row{d}, nil, nil, nil
 		out = b.build(out, &one)
 	}
 	for i := range o.Serial {
 		out = append(out, b.serial(&o.Serial[i], o.Key))
 	}
 	for _, u := range o.Upserts {
-		one.Deletes, one.Upserts, one.Serial = nil, []change.Row{u}, nil
+		one.Deletes, one.Upserts, one.Inserts, one.Serial = nil, []change.Row{u}, nil, nil
+		out = b.build(out, &one)
+	}
+	for _, u := range o.Inserts {
+		one.Deletes, one.Upserts, one.Inserts, one.Serial = nil, nil, []change.Row{u}, nil
 		out = b.build(out, &one)
 	}
 	return out
