@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Applier, Checkpoint, error) {
 	}
 	// clientFoundRows makes an UPDATE report the rows it matched, so a
 	// checkpoint write that changes nothing still proves the epoch matched.
-	db, err := sql.Open("mysql", cfg.Target.DSN("interpolateParams=true", "maxAllowedPacket=0", "parseTime=false", "clientFoundRows=true"))
+	db, err := sql.Open("mysql", cfg.Target.DSN("interpolateParams=true", "maxAllowedPacket=0", "parseTime=false", "clientFoundRows=true", "multiStatements=true"))
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("pipeline %q: open target %s: %w", cfg.Pipeline, cfg.Target, err)
 	}

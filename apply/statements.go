@@ -91,6 +91,8 @@ func (b *builder) columns(t *change.Table, idx []int) []sqlbuild.Column {
 
 func (b *builder) deletes(out []statement, o *TableOps) []statement {
 	t := o.Table
+	// Deletes go as single-row statements in multi-statement calls (see
+	// sqlbuild.AppendDeleteRows).
 	per := sqlbuild.MaxRowsPerStatement(len(o.Key), maxStatementRows)
 	for start := 0; start < len(o.Deletes); {
 		end, size := start, 0
@@ -102,7 +104,7 @@ func (b *builder) deletes(out []statement, o *TableOps) []statement {
 		k := shapeKey{table: t, kind: 'd', rows: len(rows)}
 		q, ok := b.cache[k]
 		if !ok {
-			q = string(sqlbuild.AppendDeleteByKey(nil, t.Schema, t.Name, b.columns(t, o.Key), len(rows)))
+			q = string(sqlbuild.AppendDeleteRows(nil, t.Schema, t.Name, b.columns(t, o.Key), len(rows)))
 			b.cache[k] = q
 		}
 		first := len(b.args)

@@ -132,6 +132,31 @@ func AppendDeleteByKey(b []byte, schema, table string, key []Column, rows int) [
 	return AppendKeyIn(b, key, rows)
 }
 
+// AppendDeleteRows appends one single-row DELETE per row, separated by
+// semicolons, to run as one multi-statement call: "DELETE FROM t WHERE
+// k=?;DELETE FROM t WHERE k=?". Each finds its row through the key, where a
+// DELETE with a long IN list may scan a small table instead, and a
+// scanning DELETE waits on every row another transaction holds.
+func AppendDeleteRows(b []byte, schema, table string, key []Column, rows int) []byte {
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, "DELETE FROM "...)
+		b = AppendTable(b, schema, table)
+		b = append(b, " WHERE "...)
+		for i, c := range key {
+			if i > 0 {
+				b = append(b, " AND "...)
+			}
+			b = AppendIdent(b, c.Name)
+			b = append(b, '=')
+			b = appendPlaceholder(b, c)
+		}
+	}
+	return b
+}
+
 // AppendKeyIn appends "k IN (?,...)" or "(a,b) IN ((?,?),...)".
 func AppendKeyIn(b []byte, key []Column, rows int) []byte {
 	if len(key) == 1 {

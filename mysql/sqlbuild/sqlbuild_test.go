@@ -33,6 +33,8 @@ func TestStatements(t *testing.T) {
 			"DELETE FROM `s`.`t` WHERE `id` IN (?,?,?)"},
 		{"delete two cols", AppendDeleteByKey(nil, "s", "t", []Column{{Name: "a"}, {Name: "b"}}, 2),
 			"DELETE FROM `s`.`t` WHERE (`a`,`b`) IN ((?,?),(?,?))"},
+		{"delete rows", AppendDeleteRows(nil, "s", "t", []Column{{Name: "a"}, {Name: "b"}}, 2),
+			"DELETE FROM `s`.`t` WHERE `a`=? AND `b`=?;DELETE FROM `s`.`t` WHERE `a`=? AND `b`=?"},
 		{"match", AppendMatch(nil, cols[:2]), "`id` <=> ? AND `doc` <=> CONVERT(? USING utf8mb4)"},
 		{"set", AppendSet(nil, cols[2:]), "`n`=?"},
 	}
