@@ -19,16 +19,17 @@ import (
 type running struct {
 	r      *Runner
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returns, with err set
+	err    error
 }
 
 func (p *running) stop(t *testing.T) {
 	t.Helper()
 	p.cancel()
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("pipeline stopped with %v", err)
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("pipeline stopped with %v", p.err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("pipeline did not stop within 30s")
@@ -49,13 +50,17 @@ func startPipeline(t *testing.T, cfg *Config, exitOnPause bool) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &running{r: r, cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- r.Run(ctx, exitOnPause) }()
+	p := &running{r: r, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		p.err = r.Run(ctx, exitOnPause)
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-p.done:
 		case <-time.After(30 * time.Second):
+			t.Errorf("pipeline %s did not stop within 30s", cfg.Name)
 		}
 	})
 	return p

@@ -232,8 +232,8 @@ func TestCopyMappedTable(t *testing.T) {
 			RenameColumns: map[string]string{"qty": "quantity"}}}}
 	p := startPipeline(t, cfg, true)
 	select {
-	case err := <-p.done:
-		if err != nil {
+	case <-p.done:
+		if err := p.err; err != nil {
 			t.Fatalf("snapshot only: %v", err)
 		}
 	case <-time.After(60 * time.Second):
@@ -269,8 +269,8 @@ func TestCopyTypeMatrix(t *testing.T) {
 		Tables: []TableRule{{Source: "types.*"}}, Copy: snapshot.Options{ChunkRows: 7, MaxChunkRows: 7}}
 	p := startPipeline(t, cfg, true)
 	select {
-	case err := <-p.done:
-		if err != nil {
+	case <-p.done:
+		if err := p.err; err != nil {
 			t.Fatalf("snapshot only: %v", err)
 		}
 	case <-time.After(60 * time.Second):
@@ -301,7 +301,8 @@ func TestCopyConflictingTargetTable(t *testing.T) {
 	p := startPipeline(t, cfg, true)
 	var err error
 	select {
-	case err = <-p.done:
+	case <-p.done:
+		err = p.err
 	case <-time.After(60 * time.Second):
 		t.Fatalf("pipeline did not stop: %+v", p.r.Status())
 	}
