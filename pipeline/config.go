@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-db/sluice/change"
 	"github.com/sluice-db/sluice/mysql/source"
+	"github.com/sluice-db/sluice/snapshot"
 )
 
 // Config is a pipeline as a user writes it: in a YAML file for the full
@@ -31,9 +32,11 @@ type Config struct {
 	From string `yaml:"from,omitempty"`
 	// Snapshot is "auto" (copy existing rows first unless From is set),
 	// "none" or "only".
-	Snapshot string      `yaml:"snapshot,omitempty"`
-	Tables   []TableRule `yaml:"tables"`
-	Exclude  []string    `yaml:"exclude,omitempty"`
+	Snapshot string `yaml:"snapshot,omitempty"`
+	// Copy tunes the initial copy (docs/snapshot.md).
+	Copy    snapshot.Options `yaml:"copy,omitempty"`
+	Tables  []TableRule      `yaml:"tables"`
+	Exclude []string         `yaml:"exclude,omitempty"`
 	// Ops lists the change kinds replicated: insert, update, delete, ddl.
 	// Default all.
 	Ops []string `yaml:"ops,omitempty"`
@@ -52,6 +55,9 @@ type Config struct {
 	// Skip names source transactions never to apply (by GTID or by end
 	// position): the escape hatch for a change the target cannot take.
 	Skip []SkipRule `yaml:"skip,omitempty"`
+	// TwoWay makes the pipeline one direction of a two-way or multi-site
+	// channel (docs/two-way.md).
+	TwoWay *TwoWayConfig `yaml:"two_way,omitempty"`
 }
 
 // ApplyConfig tunes the applier.
@@ -182,9 +188,23 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("snapshot: %q must be auto, none or only", c.Snapshot)
 	}
+	if err := c.Copy.Fill(); err != nil {
+		return err
+	}
+	if c.TwoWay != nil {
+		if err := c.TwoWay.validate(); err != nil {
+			return err
+		}
+	}
 	switch c.DDL {
 	case "":
 		c.DDL = "replicate"
+		if c.TwoWay != nil {
+			// A DDL cannot carry a mark: replicated both ways it would
+			// come back. Each side's DDL stays there unless one direction
+			// is told to replicate it.
+			c.DDL = "skip"
+		}
 	case "replicate", "skip":
 	default:
 		return fmt.Errorf("ddl: %q must be replicate or skip", c.DDL)

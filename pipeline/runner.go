@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-db/sluice/change"
 	"github.com/sluice-db/sluice/mysql/capture"
 	"github.com/sluice-db/sluice/mysql/source"
+	"github.com/sluice-db/sluice/snapshot"
 )
 
 // State is where a pipeline is in its life.
@@ -50,6 +51,14 @@ type Runner struct {
 	mu     sync.Mutex
 	status Status
 	lag    lagTracker
+	app    *apply.Applier // the current run's applier
+	// heartbeats read and not yet applied, in binlog order (heartbeat.go)
+	heartbeats  []heartbeatSeen
+	onHeartbeat func(time.Duration)
+	// droppingBegin is the start of a large two-way transaction whose
+	// fragments are being dropped (twoway.go).
+	droppingBegin change.Position
+	copier        *snapshot.Copier // the initial copy of the current or last run (snapshot.go)
 }
 
 // Status is a snapshot of a pipeline for the CLI, the API and metrics.
@@ -63,13 +72,24 @@ type Status struct {
 	// ReadPosition is how far capture has read.
 	ReadPosition change.Position
 	// Lag is how far the target is behind the source.
-	Lag          time.Duration
-	TxnsApplied  uint64
-	RowsApplied  uint64
-	DDLsApplied  uint64
-	TxnsSkipped  uint64
+	Lag         time.Duration
+	TxnsApplied uint64
+	RowsApplied uint64
+	DDLsApplied uint64
+	TxnsSkipped uint64
+	// Conflicts counts two-way conflicts found (each recorded in the
+	// target's conflicts table).
+	Conflicts uint64
+	// Apply is the current run\'s applier counters.
+	Apply apply.Stats
+	// HeartbeatLag is the lag the last applied heartbeat measured, at
+	// HeartbeatAt (pipelines with a heartbeat only).
+	HeartbeatLag time.Duration
+	HeartbeatAt  time.Time
 	StartedAt    time.Time
 	LastCommitAt time.Time
+	// Copy is the initial copy's progress; nil when the pipeline has none.
+	Copy *snapshot.Progress
 }
 
 // NewRunner checks the config and prepares a runner.
@@ -102,9 +122,14 @@ func NewRunner(cfg *Config, log *slog.Logger) (*Runner, error) {
 // Status returns the pipeline's current status.
 func (r *Runner) Status() Status {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	s := r.status
 	s.Lag = r.lag.current(time.Now())
+	app := r.app
+	r.mu.Unlock()
+	if app != nil {
+		s.Apply = app.Stats()
+	}
+	s.Copy = r.copyStatus()
 	return s
 }
 
@@ -194,9 +219,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		Pipeline:         r.cfg.Name,
 		Target:           r.tgt,
 		StateSchema:      r.cfg.StateSchema,
-		Workers:          r.cfg.Apply.Workers,
+		Workers:          r.workers(),
 		Limits:           apply.GroupLimits{MaxRows: r.cfg.Apply.MaxGroupRows, MaxTxns: r.cfg.Apply.MaxGroupTxns},
 		ForeignKeyChecks: r.cfg.Apply.ForeignKeyChecks,
+		TwoWay:           r.twoWay(),
+		QuietPositions:   r.cfg.TwoWay != nil,
 		OnCommit:         r.onCommit,
 		Logger:           r.log,
 	})
@@ -212,11 +239,23 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if r.flavor, err = sourceFlavor(ctx, r.src); err != nil {
 		return &apply.Error{Pipeline: r.cfg.Name, Transient: true, Err: err}
 	}
-	hist, err := openHistory(ctx, r.cfg, r.flavor, app.DB(), cp.Position, r.sel, r.log)
+	hist, err := openHistory(ctx, r.cfg, r.flavor, app.DB(), cp.Position, r.wanted, r.log)
 	if err != nil {
 		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
 	}
-	capt, err := capture.New(capture.Config{
+	// Initial copy (snapshot.go): nil when this run copies nothing.
+	copier, err := r.openCopy(ctx, app, cp)
+	if errors.Is(err, errCopyDone) {
+		r.log.Info("initial copy already complete; nothing to do with --snapshot=only")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if copier != nil {
+		defer copier.Close()
+	}
+	capCfg := capture.Config{
 		Source:      r.src,
 		Name:        r.cfg.Name,
 		ServerID:    r.cfg.ServerID,
@@ -225,16 +264,25 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		TableFilter: r.wanted,
 		OnProgress:  r.onProgress,
 		Logger:      r.baseLog, // capture adds the pipeline's name
-	})
+	}
+	if copier != nil {
+		copyCapture(&capCfg, hist, copier)
+	}
+	capt, err := capture.New(capCfg)
 	if err != nil {
 		return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
 	}
 	r.mu.Lock()
+	r.app = app
+	r.heartbeats = r.heartbeats[:0]
 	r.status.Position = cp.Position
 	r.lag.reset(cp.Position)
 	r.mu.Unlock()
 	r.log.Info("pipeline starting", "from", start.String(), "epoch", cp.Epoch)
 	r.setState(Running, nil)
+	if r.cfg.Heartbeat > 0 {
+		go r.writeHeartbeats(ctx)
+	}
 
 	// Transactions wait in a queue bounded by count and by rows; the
 	// forwarder hands them to the applier one by one and gives their rows
@@ -243,23 +291,38 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	toApply := make(chan *change.Txn)
 	budget := newRowBudget(maxQueuedRows)
 	errs := make(chan error, 3)
+	enqueue := func(ctx context.Context, out *change.Txn) error {
+		if err := budget.acquire(ctx, weight(out)); err != nil {
+			return err
+		}
+		select {
+		case queue <- out:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Capture stops on its own context, so that a "snapshot only" run can
+	// end the stream and let the applier commit what is queued.
+	captureCtx, stopCapture := context.WithCancel(ctx)
+	defer stopCapture()
+	if copier != nil {
+		copyDone := r.runCopy(ctx, copier, enqueue, stopCapture, errs)
+		defer func() { cancel(); <-copyDone }()
+	}
 	go func() {
 		defer close(queue)
-		errs <- capt.Run(ctx, func(ctx context.Context, txn *change.Txn) error {
+		errs <- capt.Run(captureCtx, func(ctx context.Context, txn *change.Txn) error {
+			if copier != nil {
+				r.noteRead(txn)
+				return copier.Deliver(ctx, txn, r.shape)
+			}
 			out, err := r.shape(txn)
 			if err != nil {
 				return err
 			}
 			r.noteRead(txn)
-			if err := budget.acquire(ctx, weight(out)); err != nil {
-				return err
-			}
-			select {
-			case queue <- out:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return enqueue(ctx, out)
 		})
 	}()
 	go func() {
@@ -275,6 +338,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}()
 	go func() { errs <- app.Run(ctx, toApply) }()
 	first := <-errs
+	if copier != nil && r.cfg.Snapshot == "only" && copier.Complete() && errors.Is(first, context.Canceled) && ctx.Err() == nil {
+		// Everything is copied and queued; capture has stopped. The
+		// applier returns once it has committed the rest.
+		return <-errs
+	}
 	cancel()
 	second := <-errs
 	for _, err := range []error{first, second} {
@@ -311,15 +379,26 @@ func (r *Runner) startFrom(cp apply.Checkpoint) (capture.Start, error) {
 	return s, nil
 }
 
-// wanted tells capture which tables' rows to decode.
+// wanted tells capture which tables' rows to decode: the selected ones, and
+// in a two-way pipeline the mark table.
 func (r *Runner) wanted(schema, table string) bool {
-	return r.mapper.Selected(schema, table)
+	return r.mapper.Selected(schema, table) || r.isMarkTable(schema, table) || r.isHeartbeatTable(schema, table)
+}
+
+func (r *Runner) isMarkTable(schema, table string) bool {
+	return r.cfg.TwoWay != nil && schema == r.cfg.StateSchema && table == markTable
 }
 
 // shape selects and maps one source transaction for the target. A
 // transaction with nothing for the target still goes on, empty, so the
 // checkpoint moves past it.
 func (r *Runner) shape(txn *change.Txn) (*change.Txn, error) {
+	if r.dropMarked(txn) {
+		// Applied here by this channel: it goes no further, only the
+		// position moves.
+		txn.Changes, txn.DDL = nil, nil
+		return txn, nil
+	}
 	r.mu.Lock()
 	skip := r.cfg.Skip
 	r.mu.Unlock()
@@ -354,6 +433,16 @@ func (r *Runner) shape(txn *change.Txn) (*change.Txn, error) {
 	}
 	out := txn.Changes[:0]
 	for _, c := range txn.Changes {
+		if ts, ok := r.heartbeatOf(&c); ok {
+			// The heartbeat goes to the target's table of the same name.
+			r.mu.Lock()
+			if len(r.heartbeats) < maxPending {
+				r.heartbeats = append(r.heartbeats, heartbeatSeen{end: txn.End, ts: ts})
+			}
+			r.mu.Unlock()
+			out = append(out, c)
+			continue
+		}
 		if !r.sel.Ops.allows(c.Op) {
 			continue
 		}
@@ -407,8 +496,10 @@ func (r *Runner) onCommit(c apply.Committed) {
 	if c.DDL {
 		r.status.DDLsApplied++
 	}
+	r.status.Conflicts += uint64(c.Conflicts)
 	r.status.LastCommitAt = now
 	r.lag.committed(c.Position, c.Timestamp, now)
+	r.heartbeatsApplied(c.Position, now)
 }
 
 func (r *Runner) onProgress(p capture.Progress) {
