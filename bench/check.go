@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +21,14 @@ import (
 // benchCheck compares two 1M-row copies (sysbench's 4 x 250k tables on a
 // source and its native replica) with sluice check and with
 // pt-table-checksum, in turn, on the same pair, and prints rows/s of each,
-// the ratio and both verdicts, which must agree.
+// the ratio and both verdicts, which must agree. Rounds alternate which tool
+// goes first, and the result is the median of the rounds.
 func benchCheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	tables := fs.Int("tables", 4, "sysbench tables")
 	size := fs.Int("table-size", 250000, "rows per table")
-	rounds := fs.Int("rounds", 3, "runs of each tool, alternating")
+	rounds := fs.Int("rounds", 5, "runs of each tool, alternating which goes first")
+	parallel := fs.Int("parallel", 0, "sluice check Options.Parallel (0: its default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,34 +45,79 @@ func benchCheck(ctx context.Context, args []string) error {
 		return err
 	}
 	rows := int64(*tables) * int64(*size)
-	var best [2]time.Duration
-	for i := 0; i < *rounds; i++ {
-		d, diffs, err := checkRunSluice(ctx, pair)
+	var sl, pt, ratios, slCPU, ptCPU []float64
+	runSluice := func(round int) error {
+		cpu0 := pair.cpu()
+		d, diffs, err := checkRunSluice(ctx, pair, *parallel)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("round %d: sluice check        %7.2fs %9.0f rows/s  differences %d\n", i+1, d.Seconds(), float64(rows)/d.Seconds(), diffs)
+		slCPU = append(slCPU, pair.cpu()-cpu0)
+		fmt.Printf("round %d: sluice check        %7.2fs %9.0f rows/s  differences %d  (servers' CPU %.2fs)\n", round, d.Seconds(),
+			float64(rows)/d.Seconds(), diffs, slCPU[len(slCPU)-1])
 		if diffs != 0 {
 			return fmt.Errorf("sluice check reports %d differences between equal copies", diffs)
 		}
-		pd, pdiffs, err := checkRunPt(ctx, pair)
+		sl = append(sl, d.Seconds())
+		return nil
+	}
+	runPt := func(round int) error {
+		cpu0 := pair.cpu()
+		d, diffs, err := checkRunPt(ctx, pair)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("round %d: pt-table-checksum %7.2fs %9.0f rows/s  differing chunks %d\n", i+1, pd.Seconds(), float64(rows)/pd.Seconds(), pdiffs)
-		if pdiffs != 0 {
-			return fmt.Errorf("pt-table-checksum reports %d differing chunks between equal copies", pdiffs)
+		ptCPU = append(ptCPU, pair.cpu()-cpu0)
+		fmt.Printf("round %d: pt-table-checksum   %7.2fs %9.0f rows/s  differing chunks %d  (servers' CPU %.2fs)\n", round, d.Seconds(),
+			float64(rows)/d.Seconds(), diffs, ptCPU[len(ptCPU)-1])
+		if diffs != 0 {
+			return fmt.Errorf("pt-table-checksum reports %d differing chunks between equal copies", diffs)
 		}
-		if best[0] == 0 || d < best[0] {
-			best[0] = d
+		pt = append(pt, d.Seconds())
+		return nil
+	}
+	for i := 1; i <= *rounds; i++ {
+		first, second := runSluice, runPt
+		if i%2 == 0 {
+			first, second = runPt, runSluice
 		}
-		if best[1] == 0 || pd < best[1] {
-			best[1] = pd
+		if err := first(i); err != nil {
+			return err
+		}
+		if err := second(i); err != nil {
+			return err
+		}
+		ratios = append(ratios, pt[len(pt)-1]/sl[len(sl)-1])
+		fmt.Printf("round %d: ratio %.2fx\n", i, ratios[len(ratios)-1])
+	}
+	ms, mp := medianOf(sl), medianOf(pt)
+	fmt.Printf("result: sluice %.0f rows/s, pt-table-checksum %.0f rows/s (medians of %d rounds); ratio of medians %.2fx, "+
+		"median of round ratios %.2fx, lowest %.2fx; verdicts agree: equal\n",
+		float64(rows)/ms, float64(rows)/mp, *rounds, mp/ms, medianOf(ratios), minOf(ratios))
+	fmt.Printf("servers' CPU (median): sluice %.2fs, pt-table-checksum %.2fs\n", medianOf(slCPU), medianOf(ptCPU))
+	return nil
+}
+
+func medianOf(v []float64) float64 {
+	s := append([]float64{}, v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func minOf(v []float64) float64 {
+	m := 0.0
+	for i, x := range v {
+		if i == 0 || x < m {
+			m = x
 		}
 	}
-	fmt.Printf("result: sluice %.0f rows/s, pt-table-checksum %.0f rows/s, ratio %.2fx (best of %d each); verdicts agree: equal\n",
-		float64(rows)/best[0].Seconds(), float64(rows)/best[1].Seconds(), best[1].Seconds()/best[0].Seconds(), *rounds)
-	return nil
+	return m
 }
 
 // checkPair is a source and its native replica.
@@ -83,6 +133,36 @@ func (p *checkPair) close() {
 		p.src.Close()
 	}
 }
+
+// cpu returns the CPU time both servers have used so far, in seconds, from
+// /proc (0 where it cannot be read): what a tool cost the servers, whatever
+// else the machine was doing.
+func (p *checkPair) cpu() float64 {
+	total := 0.0
+	for _, s := range []*testdb.Server{p.src, p.rep} {
+		b, err := os.ReadFile(filepath.Join(s.Dir, "mysqld.pid"))
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+		if err != nil {
+			continue
+		}
+		// utime and stime are fields 14 and 15, counted after the command
+		// name, which is in parentheses and may hold spaces.
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		k, _ := strconv.ParseFloat(f[12], 64)
+		total += (u + k) / float64(clockTicks)
+	}
+	return total
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times; 100 on Linux.
+const clockTicks = 100
 
 func checkStartPair(ctx context.Context, ro testdb.ReplicaOptions) (*checkPair, error) {
 	p := &checkPair{}
@@ -136,13 +216,13 @@ func checkConfigs(p *checkPair) (source.Config, source.Config, error) {
 	return s, t, err
 }
 
-func checkRunSluice(ctx context.Context, p *checkPair) (time.Duration, int, error) {
+func checkRunSluice(ctx context.Context, p *checkPair, parallel int) (time.Duration, int, error) {
 	s, t, err := checkConfigs(p)
 	if err != nil {
 		return 0, 0, err
 	}
 	start := time.Now()
-	rep, err := check.Run(ctx, check.Options{Source: s, Target: t, Tables: []string{"sbtest.*"}})
+	rep, err := check.Run(ctx, check.Options{Source: s, Target: t, Tables: []string{"sbtest.*"}, Parallel: parallel})
 	d := time.Since(start)
 	if err != nil {
 		return 0, 0, err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ func benchCheckLive(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 300, "writes per second on the source")
 	delay := fs.Duration("delay", 3*time.Second, "replica MASTER_DELAY")
 	inject := fs.Int("inject", 20, "differences injected on the replica")
+	verbose := fs.Bool("v", false, "log the check's progress (chunks, waits) to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,7 +70,11 @@ func benchCheckLive(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	rep, err := check.Run(ctx, check.Options{Source: s, Target: t, Tables: []string{"sbtest.*"}})
+	o := check.Options{Source: s, Target: t, Tables: []string{"sbtest.*"}}
+	if *verbose {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	rep, err := check.Run(ctx, o)
 	elapsed := time.Since(start)
 	stopLoad()
 	wg.Wait()

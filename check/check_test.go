@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,11 +108,19 @@ func TestEqualCopiesAreEqual(t *testing.T) {
 func TestFindsExactlyInjectedDifferencesAndRepairs(t *testing.T) {
 	src, rep := replicaPair(t, seedStatements("shop", 3000)...)
 	want := injectDifferences(t, rep, "shop", 3000, 12, 1)
-	o := Options{Source: cfg(t, src), Target: cfg(t, rep), Tables: []string{"shop.*"}, InitialChunkRows: 200}
+	// Chunks of up to 1000 rows and leaves of 20: mismatching chunks are
+	// split over two levels before per-row hashes are compared.
+	var splits atomic.Int64
+	o := Options{Source: cfg(t, src), Target: cfg(t, rep), Tables: []string{"shop.*"}, InitialChunkRows: 200, MaxChunkRows: 1000,
+		LeafRows: 20, Parallel: 1, hooks: hooks{onSplit: func(int) { splits.Add(1) }}}
 	r := run(t, o)
 	if got := diffKeys(r); !equalStrings(got, want) {
 		t.Fatalf("differences\n got %v\nwant %v", got, want)
 	}
+	if splits.Load() == 0 {
+		t.Fatal("no mismatching range was split")
+	}
+	o.hooks = hooks{}
 	if r.ExitStatus() != 1 {
 		t.Fatalf("exit status %d, want 1", r.ExitStatus())
 	}
@@ -310,33 +320,90 @@ func TestResumeContinuesFromLastChunk(t *testing.T) {
 	want := injectDifferences(t, rep, "shop", 3000, 6, 2)
 	state := t.TempDir() + "/state.json"
 	o := Options{Source: cfg(t, src), Target: cfg(t, rep), Tables: []string{"shop.items"}, InitialChunkRows: 100,
-		MaxChunkRows: 100, StateFile: state, MaxRowsPerSecond: 3000}
-	// Kill the check part way: the rate cap makes it take about a second.
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if _, err := Run(ctx, o); err == nil {
-		t.Fatal("the interrupted check finished")
-	}
+		MaxChunkRows: 100, StateFile: state, Parallel: 1}
+	saved := interruptAfterChunks(t, o, 8)
 	st, err := openState(state, fingerprint(&o))
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := st.table("shop.items")
-	if saved == nil || saved.Done || saved.Chunks == 0 || saved.After == nil {
-		t.Fatalf("no partial progress saved: %+v", saved)
+	ts := st.table("shop.items")
+	if ts == nil || ts.Done || ts.Chunks < saved || ts.After == nil {
+		t.Fatalf("no partial progress saved after %d chunks: %+v", saved, ts)
 	}
-	o.MaxRowsPerSecond = 0
+	resumed := resumeAndCheck(t, o, want)
+	if resumed.Chunks-ts.Chunks <= 0 || resumed.Rows != 3000 {
+		t.Fatalf("resumed from chunk %d: %d chunks and %d rows in all", ts.Chunks, resumed.Chunks, resumed.Rows)
+	}
+	// A finished check leaves nothing to resume: the file is gone.
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatalf("state file after a finished check: %v", err)
+	}
+}
+
+// TestResumeFromTargetProgress keeps the progress in the target's sluice
+// schema instead of a file: a killed check resumes from its last chunk.
+func TestResumeFromTargetProgress(t *testing.T) {
+	src := testdb.Start(t, testdb.Options{})
+	tgt := testdb.Start(t, testdb.Options{})
+	src.Exec(t, seedStatements("shop", 3000)...)
+	tgt.Exec(t, seedStatements("shop", 3000)...)
+	tgt.Exec(t, "UPDATE shop.items SET qty = qty + 1 WHERE id IN (17, 2999)", "DELETE FROM shop.items WHERE id = 1500")
+	want := []string{"different:shop.items:17", "different:shop.items:2999", "missing:shop.items:1500"}
+	o := Options{Source: cfg(t, src), Target: cfg(t, tgt), Tables: []string{"shop.items"}, InitialChunkRows: 100,
+		MaxChunkRows: 100, StateName: "nightly", Parallel: 1, RecheckDelay: 10 * time.Millisecond}
+	saved := interruptAfterChunks(t, o, 12)
+	var chunks int64
+	var done bool
+	if err := tgt.DB(t, "").QueryRow("SELECT JSON_VALUE(progress, '$.chunks'), done FROM sluice.check_progress WHERE name = 'nightly' AND source_table = 'shop.items'").
+		Scan(&chunks, &done); err != nil {
+		t.Fatalf("read saved progress: %v", err)
+	}
+	if done || chunks < saved {
+		t.Fatalf("saved progress: %d chunks, done %v; want at least %d, not done", chunks, done, saved)
+	}
+	resumed := resumeAndCheck(t, o, want)
+	if resumed.Chunks <= chunks || resumed.Rows != 3000 {
+		t.Fatalf("resumed from chunk %d: %d chunks and %d rows in all", chunks, resumed.Chunks, resumed.Rows)
+	}
+	if n := tgt.QueryString(t, "SELECT COUNT(*) FROM sluice.check_progress WHERE name = 'nightly'"); n != "0" {
+		t.Fatalf("%s progress rows left after the check finished", n)
+	}
+}
+
+// interruptAfterChunks runs a check and cancels it once n chunks of its
+// table have finished; it returns n.
+func interruptAfterChunks(t *testing.T, o Options, n int64) int64 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	o.hooks.afterChunk = func(_ string, chunks int64) {
+		if chunks >= n {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, o); err == nil {
+		t.Fatal("the interrupted check finished")
+	}
+	return n
+}
+
+// resumeAndCheck runs the check again, counting the chunks it reads, and
+// expects the differences want over both runs; it returns the table report.
+func resumeAndCheck(t *testing.T, o Options, want []string) *TableReport {
+	t.Helper()
+	var first atomic.Int64
+	first.Store(-1)
+	o.hooks.afterChunk = func(_ string, chunks int64) { first.CompareAndSwap(-1, chunks) }
 	r := run(t, o)
-	tr := r.Tables[0]
-	if tr.Chunks <= saved.Chunks {
-		t.Fatalf("resumed check did no new chunk: %d <= %d", tr.Chunks, saved.Chunks)
-	}
 	if got := diffKeys(r); !equalStrings(got, want) {
 		t.Fatalf("after resume\n got %v\nwant %v", got, want)
 	}
-	if tr.Rows != 3000 {
-		t.Fatalf("source rows compared over both runs %d, want 3000", tr.Rows)
+	tr := r.Tables[0]
+	// The first chunk the resumed run finishes carries on the saved count.
+	if f := first.Load(); f <= 1 {
+		t.Fatalf("the resumed run started over: its first finished chunk is number %d", f)
 	}
+	return tr
 }
 
 // TestAgreesWithPtTableChecksum cross-checks with a tool nobody here wrote.
@@ -399,3 +466,53 @@ func ptDiffs(t *testing.T, src, rep *testdb.Server) int {
 }
 
 func sortStrings(v []string) { sort.Strings(v) }
+
+// TestRowTextReadsOneWay: rows whose fields only move a boundary must hash
+// apart. Text cannot hold the 0xFF separator; bytes can, and their lengths
+// are hashed.
+func TestRowTextReadsOneWay(t *testing.T) {
+	src := testdb.Start(t, testdb.Options{})
+	tgt := testdb.Start(t, testdb.Options{})
+	create := "CREATE TABLE d.t (id INT PRIMARY KEY, a VARCHAR(10), b VARCHAR(10) CHARACTER SET latin1, x VARBINARY(10), y BLOB, z BINARY(2))"
+	src.Exec(t, "CREATE DATABASE d", create, "INSERT INTO d.t VALUES "+
+		"(1, 'a', 'b#c', x'00', x'00', x'0000'), "+
+		"(2, 'a\u00ff', 'b', x'00', x'00', x'0000'), "+
+		"(3, 'a', 'b', x'41ff42', x'43', x'0000'), "+
+		"(4, 'a', 'b', x'41', x'42', x'ff00'), "+
+		"(5, '', NULL, NULL, x'', x'0000'), "+
+		"(6, 'same', 'same', x'ff', x'ff', x'ffff')")
+	tgt.Exec(t, "CREATE DATABASE d", create, "INSERT INTO d.t VALUES "+
+		"(1, 'a#b', 'c', x'00', x'00', x'0000'), "+
+		"(2, 'a', '\u00ffb', x'00', x'00', x'0000'), "+
+		"(3, 'a', 'b', x'41', x'42ff43', x'0000'), "+
+		"(4, 'a', 'b', x'41ff', x'', x'0042'), "+
+		"(5, NULL, '', x'', NULL, x'0000'), "+
+		"(6, 'same', 'same', x'ff', x'ff', x'ffff')")
+	r := run(t, Options{Source: cfg(t, src), Target: cfg(t, tgt), Tables: []string{"d.t"}, RecheckDelay: 10 * time.Millisecond})
+	want := []string{"different:d.t:1", "different:d.t:2", "different:d.t:3", "different:d.t:4", "different:d.t:5"}
+	if got := diffKeys(r); !equalStrings(got, want) {
+		t.Fatalf("differences\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestMarkStatementLayouts: the default mark row is the two-way sync's
+// (apply/twoway.go); other layouts name their columns, and '-' drops the
+// optional ones. Values are placeholders, or hex literals when printed.
+func TestMarkStatementLayouts(t *testing.T) {
+	m := &Mark{Channel: "dc1-dc2"}
+	m.setDefaults()
+	st := markStatement(m)
+	if want := "INSERT INTO `sluice`.`mark` (`channel`, `pipeline`, `worker`, `origin`, `n`) VALUES (?, ?, 0, ?, 1) " +
+		"ON DUPLICATE KEY UPDATE `n` = `n` + 1, `channel` = VALUES(`channel`), `origin` = VALUES(`origin`)"; st.query != want {
+		t.Fatalf("default mark statement\n got %s\nwant %s", st.query, want)
+	}
+	if fmt.Sprint(st.args) != "[dc1-dc2 sluice-check sluice-check]" {
+		t.Fatalf("default mark arguments %v", st.args)
+	}
+	m = &Mark{Table: "ops.loop`guard", Channel: "a'b", Columns: MarkColumns{Channel: "ch", Writer: "-", Worker: "-", Origin: "-", Counter: "seq"}}
+	m.setDefaults()
+	st = markStatement(m)
+	if want := "INSERT INTO `ops`.`loop``guard` (`ch`, `seq`) VALUES (_utf8mb4 X'612762', 1) ON DUPLICATE KEY UPDATE `seq` = `seq` + 1, `ch` = VALUES(`ch`)"; st.literal != want {
+		t.Fatalf("custom mark statement\n got %s\nwant %s", st.literal, want)
+	}
+}

@@ -13,8 +13,16 @@ type Checker struct {
 	src, tgt *server
 	waiter   positionWaiter
 	throttle *throttle
-	state    *stateFile
+	progress []progressStore // the state file and/or the target's table
 	repairer *repairer
+
+	// srcSlots and tgtSlots bound the checksum and row-hash queries running
+	// on each server (Options.Parallel); inflight bounds the chunks read
+	// but not finished (waiting for the target, being narrowed), and so the
+	// memory they hold.
+	srcSlots, tgtSlots chan struct{}
+	inflight           chan struct{}
+
 	// sizer carries the learned rows per chunk from one table to the next.
 	sizerMu sync.Mutex
 	sizer   *sizer
@@ -31,7 +39,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Source: o.Source.String(), Target: o.Target.String(), Started: time.Now()}
-	ck := &Checker{opts: o}
+	ck := &Checker{opts: o,
+		srcSlots: make(chan struct{}, o.Parallel),
+		tgtSlots: make(chan struct{}, o.Parallel),
+		inflight: make(chan struct{}, 16*o.Parallel),
+	}
 	var err error
 	if ck.src, err = openServer(ctx, "source", o.Source); err != nil {
 		return nil, err
@@ -59,14 +71,31 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.Position = ck.waiter.String()
 	rep.Warnings = append(rep.Warnings, warnings...)
-	ck.throttle = newThrottle(ck.src.db, o)
+	// The throttle runs before a chunk takes its source slot, so the slots
+	// held are the check's own queries running on the source.
+	ck.throttle = newThrottle(ck.src.db, o, func() int64 { return int64(len(ck.srcSlots)) })
+	fp := fingerprint(o)
 	if o.StateFile != "" {
-		if ck.state, err = openState(o.StateFile, fingerprint(o)); err != nil {
+		st, err := openState(o.StateFile, fp)
+		if err != nil {
 			return nil, err
 		}
+		ck.progress = append(ck.progress, st)
+	}
+	if o.StateName != "" {
+		st, warning, err := openTargetState(ctx, ck.tgt.db, o.StateSchema, o.StateName, fp)
+		if err != nil {
+			return nil, err
+		}
+		if warning != "" {
+			rep.Warnings = append(rep.Warnings, warning)
+		}
+		ck.progress = append(ck.progress, st)
 	}
 	if o.Repair != RepairNone {
-		ck.repairer = newRepairer(ck)
+		if ck.repairer, err = newRepairer(ctx, ck); err != nil {
+			return nil, err
+		}
 	}
 	names, err := listTables(ctx, ck.src.db, o.Tables)
 	if err != nil {
@@ -75,10 +104,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if len(names) == 0 {
 		rep.Warnings = append(rep.Warnings, "no source table matches the table patterns")
 	}
-	// Tables run Parallel at a time, so that one table's last target chunk
-	// overlaps the next table's first source chunks.
+	// Several tables are open at once and their chunks share the slots, so
+	// that one table's last chunks, or its chunks waiting for the target,
+	// overlap the next tables' first.
 	rep.Tables = make([]*TableReport, len(names))
-	sem := make(chan struct{}, o.Parallel)
+	sem := make(chan struct{}, 4*o.Parallel)
 	var wg sync.WaitGroup
 	for i, n := range names {
 		select {
@@ -100,12 +130,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Elapsed = time.Since(rep.Started)
-	if ck.repairer != nil {
-		if err := ck.repairer.finish(); err != nil {
-			return rep, err
+	// A run that went through every table leaves no progress behind: the
+	// next run is a new check, not a resumption. A table that failed keeps
+	// its progress, so that the run can be resumed once the cause is fixed.
+	if rep.ExitStatus() != 2 {
+		for _, st := range ck.progress {
+			if err := st.clear(ctx); err != nil {
+				rep.Warnings = append(rep.Warnings, err.Error())
+			}
 		}
 	}
-	return rep, ctx.Err()
+	return rep, nil
 }
 
 // checkTable compares one source table with its target table, then repairs
@@ -136,26 +171,27 @@ func (ck *Checker) checkTable(ctx context.Context, n tableName, f features) *Tab
 	}
 	tc := &tableCheck{ck: ck, p: p, rep: p.newReport()}
 	var after []string
-	if ck.state != nil {
-		if ts := ck.state.table(n.String()); ts != nil {
-			after = ts.restore(tc.rep)
-			if ts.Done {
-				tc.rep.Warnings = append(tc.rep.Warnings, "taken from the saved state of a finished run")
-				tc.rep.Elapsed = time.Since(start)
-				return tc.rep
-			}
+	for _, st := range ck.progress {
+		ts := st.table(n.String())
+		if ts == nil {
+			continue
 		}
+		after = ts.restore(tc.rep)
+		if ts.Done {
+			tc.rep.Warnings = append(tc.rep.Warnings, "taken from the saved progress of an interrupted run")
+			tc.rep.Elapsed = time.Since(start)
+			return tc.rep
+		}
+		break
 	}
-	ck.opts.Logger.Info("checking table", "source", n.String(), "target", target.String(), "key", p.key)
+	ck.opts.Logger.Info("checking table", "source", n.String(), "target", target.String(), "key", p.key, "resume_after", after)
 	if err := tc.run(ctx, after); err != nil {
 		tc.rep.Error = err.Error()
 		tc.rep.Elapsed = time.Since(start)
 		return tc.rep
 	}
-	if ck.state != nil {
-		if err := ck.state.saveTable(tc.rep, tc.after, true); err != nil {
-			tc.rep.Error = err.Error()
-		}
+	if err := ck.saveProgress(ctx, tc.rep, tc.after, true); err != nil {
+		tc.rep.Error = err.Error()
 	}
 	if ck.repairer != nil && tc.rep.Differs() {
 		if err := ck.repairer.repair(ctx, p, tc.rep); err != nil {
@@ -167,3 +203,25 @@ func (ck *Checker) checkTable(ctx context.Context, n tableName, f features) *Tab
 		"extra", tc.rep.Extra, "different", tc.rep.Different, "elapsed", tc.rep.Elapsed)
 	return tc.rep
 }
+
+// saveProgress writes a table's progress to every store.
+func (ck *Checker) saveProgress(ctx context.Context, rep *TableReport, after []string, done bool) error {
+	for _, st := range ck.progress {
+		if err := st.saveTable(ctx, rep, after, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acquire takes a slot of a semaphore channel, or fails when ctx ends.
+func acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func release(sem chan struct{}) { <-sem }

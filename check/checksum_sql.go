@@ -1,13 +1,19 @@
 package check
 
 import (
+	"strconv"
 	"strings"
 )
 
-// rowSeparator separates the fields of a row's canonical text. Fields that
-// can contain it (strings, bytes, JSON) also have their lengths hashed, so a
-// text never reads two ways.
-const rowSeparator = "#"
+// rowSeparator separates the fields of a row's canonical text: the byte
+// 0xFF, which no UTF-8 text holds. Every text field is compared as utf8mb4
+// (canonicalExpr), and numbers, times, BIT and NULL flags print as ASCII,
+// so only byte strings (BINARY, VARBINARY, BLOB, geometry) can contain it;
+// those also have their lengths hashed, so a row text never reads two ways.
+// (pt-table-checksum's '#' needs a length for every string column, which
+// costs a second read of the column per row.) The cast makes the whole text
+// binary, so that no field is converted on the way.
+const rowSeparator = "CAST(X'FF' AS BINARY)"
 
 // features are what both servers support; the check uses an expression only
 // when both sides have it, so that the two compute the same function.
@@ -29,7 +35,7 @@ type sideSQL struct {
 	hash      string   // the 64-bit row hash expression
 }
 
-func newSideSQL(def *tableDef, compared []string, key []string, f features) *sideSQL {
+func newSideSQL(def *tableDef, compared []string, key []string, f features, unsized string) *sideSQL {
 	s := &sideSQL{table: def.Name.quoted()}
 	if len(key) > 0 && def.KeyIndex != "" {
 		s.force = " FORCE INDEX (" + quoteIdent(def.KeyIndex) + ")"
@@ -40,32 +46,26 @@ func newSideSQL(def *tableDef, compared []string, key []string, f features) *sid
 		s.keyBinary = append(s.keyBinary, c.isBinaryString())
 	}
 	var lengths, nulls []string
-	stringLike := 0
 	for _, name := range compared {
 		c, _ := def.column(name)
 		s.cols = append(s.cols, c)
 		e := canonicalExpr(c, f)
 		s.exprs = append(s.exprs, e)
-		if c.isStringLike() {
-			stringLike++
+		// The fields that can hold the separator have their lengths hashed,
+		// all but one: the others, which never contain it, and those lengths
+		// pin that one's boundaries too.
+		if c.mayHoldSeparator() && !strings.EqualFold(name, unsized) {
 			lengths = append(lengths, "LENGTH("+e+")")
 		}
 		if c.Nullable {
 			nulls = append(nulls, "ISNULL("+quoteIdent(c.Name)+")")
 		}
 	}
-	// With one string-like field the others, which never contain the
-	// separator, already pin its boundaries.
-	if stringLike <= 1 {
-		lengths = nil
-	} else {
-		lengths = lengths[:len(lengths)-1]
-	}
 	fields := append(append([]string{}, s.exprs...), lengths...)
 	if len(nulls) > 0 {
 		fields = append(fields, "CONCAT("+strings.Join(nulls, ", ")+")")
 	}
-	text := "CONCAT_WS('" + rowSeparator + "', " + strings.Join(fields, ", ") + ")"
+	text := "CONCAT_WS(" + rowSeparator + ", " + strings.Join(fields, ", ") + ")"
 	if f.crc32c {
 		// Two independent 32-bit CRCs of the text make a 64-bit hash; CRCs
 		// are linear, which SUM (with its carries) does not let cancel. The
@@ -77,6 +77,43 @@ func newSideSQL(def *tableDef, compared []string, key []string, f features) *sid
 		s.hash = "CAST(CONV(LEFT(MD5(" + text + "), 16), 16, 10) AS UNSIGNED)"
 	}
 	return s
+}
+
+// unsizedColumn picks the byte-string column whose length the row text
+// leaves out (one may be, see newSideSQL): the one whose text costs the
+// server most to produce a second time, a BINARY(n) column being n bytes
+// each time it is read while VARBINARY and BLOB hand out what they hold.
+// Both sides must pick the same column, so the choice is made once, from
+// the source's definitions.
+func unsizedColumn(cols []column) string {
+	best, bestCost := "", int64(-1)
+	for _, c := range cols {
+		if !c.mayHoldSeparator() {
+			continue
+		}
+		var cost int64 = 1
+		if c.DataType == "binary" {
+			cost = charLength(c.ColumnType)
+		}
+		if cost >= bestCost {
+			best, bestCost = c.Name, cost
+		}
+	}
+	return best
+}
+
+// charLength reads n from a COLUMN_TYPE such as "binary(16)".
+func charLength(columnType string) int64 {
+	open := strings.IndexByte(columnType, '(')
+	end := strings.IndexByte(columnType, ')')
+	if open < 0 || end < open {
+		return 1
+	}
+	n, err := strconv.ParseInt(columnType[open+1:end], 10, 64)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
 }
 
 // canonicalExpr is the text of a column that both sides agree on: bytes in

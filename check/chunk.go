@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 )
 
@@ -17,8 +18,9 @@ type keyRange struct {
 }
 
 // sizer adapts the rows per chunk toward a target time per chunk from the
-// rates it observes.
+// rates it observes. Chunks finish concurrently, so it locks.
 type sizer struct {
+	mu       sync.Mutex
 	target   time.Duration
 	rows     int64
 	min, max int64
@@ -26,7 +28,20 @@ type sizer struct {
 }
 
 func newSizer(o *Options) *sizer {
-	return &sizer{target: o.ChunkTime, rows: o.InitialChunkRows, min: 100, max: o.MaxChunkRows}
+	return &sizer{target: o.ChunkTime, rows: o.InitialChunkRows, min: min(100, o.InitialChunkRows), max: o.MaxChunkRows}
+}
+
+// size is the rows the next chunk should hold.
+func (s *sizer) size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rows
+}
+
+func (s *sizer) clone() *sizer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &sizer{target: s.target, rows: s.rows, min: s.min, max: s.max, rate: s.rate}
 }
 
 // observe takes one chunk's rows and time and sets the next size. A step
@@ -36,6 +51,8 @@ func (s *sizer) observe(rows int64, d time.Duration) {
 	if rows <= 0 || d <= 0 {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	r := float64(rows) / d.Seconds()
 	if s.rate == 0 {
 		s.rate = r
@@ -59,6 +76,7 @@ type chunker interface {
 // query per chunk. Its width follows the key density it sees, and it jumps
 // over gaps by asking for the next key.
 type intChunker struct {
+	mu       sync.Mutex // next and observe run on different goroutines
 	db       *sql.DB
 	s        *sideSQL
 	lo       *big.Int // exclusive; nil for -inf
@@ -94,6 +112,8 @@ func newIntChunker(ctx context.Context, db *sql.DB, s *sideSQL, after []string) 
 }
 
 func (c *intChunker) next(ctx context.Context, rows int64) (keyRange, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.finished {
 		return keyRange{}, false, nil
 	}
@@ -157,6 +177,8 @@ func (c *intChunker) observe(r keyRange, rows int64) {
 	if w <= 0 {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.density = 0.5*c.density + 0.5*(float64(rows)/w)
 }
 

@@ -210,16 +210,12 @@ func (c column) isBinaryString() bool {
 	return false
 }
 
-// isStringLike reports whether c's canonical text may contain any byte, the
-// separator included, so that its length must be hashed too.
-func (c column) isStringLike() bool {
-	switch c.DataType {
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json",
-		"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
-		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
-		return true
-	}
-	return false
+// mayHoldSeparator reports whether c's canonical text may contain any
+// byte, the row separator 0xFF included, so that its length must be hashed
+// too: byte strings and geometry. Text is compared as UTF-8, which never
+// holds 0xFF.
+func (c column) mayHoldSeparator() bool {
+	return c.isBinaryString() || c.isGeometry()
 }
 
 func (c column) isGeometry() bool {

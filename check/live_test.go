@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +37,11 @@ func TestLiveNoFalseDifferences(t *testing.T) {
 		writes, werr = writeLoad(ctx, src, "shop", 1500, 300)
 	}()
 	time.Sleep(3 * time.Second) // let the replica fall behind by its delay
-	o := Options{Source: cfg(t, src), Target: cfg(t, rep), Tables: []string{"shop.items"}, InitialChunkRows: 200, MaxChunkRows: 400}
+	// Leaves of 50 rows: mismatching chunks are cut before their row hashes
+	// are compared.
+	var splits atomic.Int64
+	o := Options{Source: cfg(t, src), Target: cfg(t, rep), Tables: []string{"shop.items"}, InitialChunkRows: 200, MaxChunkRows: 400,
+		LeafRows: 50, hooks: hooks{onSplit: func(int) { splits.Add(1) }}}
 	r, err := Run(ctxT(t), o)
 	stop()
 	wg.Wait()
@@ -53,6 +59,9 @@ func TestLiveNoFalseDifferences(t *testing.T) {
 	}
 	if got := diffKeys(r); !equalStrings(got, want) {
 		t.Fatalf("with %d writes in flight\n got %v\nwant %v", writes, got, want)
+	}
+	if splits.Load() == 0 {
+		t.Fatal("no mismatching chunk was split")
 	}
 }
 
@@ -123,4 +132,47 @@ func injectDifferencesIn(t *testing.T, rep *testdb.Server, db string, lo, hi, k 
 	rep.Exec(t, stmts...)
 	sortStrings(want)
 	return want
+}
+
+// TestPipelineCheckpointPosition: with --pipeline the target's applied
+// position is its checkpoint row; a check waits for it and gives up, with
+// the position it waited for, when it does not come.
+func TestPipelineCheckpointPosition(t *testing.T) {
+	src := testdb.Start(t, testdb.Options{})
+	tgt := testdb.Start(t, testdb.Options{})
+	src.Exec(t, seedStatements("shop", 500)...)
+	tgt.Exec(t, seedStatements("shop", 500)...)
+	tgt.Exec(t, "CREATE DATABASE sluice", "CREATE TABLE sluice.`checkpoint` (pipeline VARCHAR(191) NOT NULL PRIMARY KEY, epoch BIGINT UNSIGNED NOT NULL, "+
+		"binlog_file VARCHAR(255) NOT NULL, binlog_pos BIGINT UNSIGNED NOT NULL, gtid TEXT NOT NULL)")
+	st, err := src.SourceStatus(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := st.Pos - 1
+	tgt.Exec(t, fmt.Sprintf("INSERT INTO sluice.`checkpoint` VALUES ('p1', 1, '%s', %d, '')", st.File, behind))
+	o := Options{Source: cfg(t, src), Target: cfg(t, tgt), Tables: []string{"shop.items"}, Pipeline: "p1", WaitTimeout: 300 * time.Millisecond}
+	r, err := Run(ctxT(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Position != "pipeline p1" || r.ExitStatus() != 2 {
+		t.Fatalf("checkpoint behind: position %q, exit status %d", r.Position, r.ExitStatus())
+	}
+	if e := r.Tables[0].Error; !strings.Contains(e, fmt.Sprintf("did not apply source position %s:%d", st.File, st.Pos)) ||
+		!strings.Contains(e, fmt.Sprintf("its checkpoint is at %s:%d", st.File, behind)) {
+		t.Fatalf("error %q", e)
+	}
+	// The pipeline catches up: a source write, the same on the target, and
+	// the checkpoint past it.
+	src.Exec(t, "UPDATE shop.items SET qty = 99 WHERE id = 5")
+	tgt.Exec(t, "UPDATE shop.items SET qty = 99 WHERE id = 5")
+	st, err = src.SourceStatus(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt.Exec(t, fmt.Sprintf("UPDATE sluice.`checkpoint` SET binlog_file = '%s', binlog_pos = %d WHERE pipeline = 'p1'", st.File, st.Pos))
+	o.WaitTimeout = time.Minute
+	if r := run(t, o); r.ExitStatus() != 0 || r.Tables[0].Rows != 500 {
+		t.Fatalf("checkpoint caught up: exit status %d, rows %d", r.ExitStatus(), r.Tables[0].Rows)
+	}
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sluice-db/sluice/change"
@@ -13,20 +14,35 @@ const splitParts = 8
 
 // narrow finds the keys whose rows may differ in a mismatching range: it
 // splits the range, compares the parts' checksums and recurses into the
-// parts that still mismatch; below LeafRows it compares per-row hashes.
-// Rows in flight show up here too; verify sorts them out.
+// parts that still mismatch; at LeafRows it compares per-row hashes.
+//
+// Narrowing never waits for the target. A row that differs for good holds
+// its images on both sides whenever they are read, so it shows in every
+// comparison, at whatever positions the two sides are; rows in flight may
+// show too, and verify, which does wait, sorts them out. While the source
+// is being written (a known target position), almost every part of a
+// mismatching chunk holds some row in flight, so a checksum level would
+// only cost a pass over the rows: the range is cut straight into leaves.
 func (t *tableCheck) narrow(ctx context.Context, r keyRange, srcCount, tgtCount int64) ([][]string, error) {
-	if max(srcCount, tgtCount) <= t.ck.opts.LeafRows {
+	n := max(srcCount, tgtCount)
+	if n <= t.ck.opts.LeafRows {
 		return t.leaf(ctx, r)
 	}
 	// Cut where the side with more rows has its row-count boundaries, so
 	// that rows present only on the target are split too.
-	cutter, cutSide := t.ck.src.db, t.p.src
+	cutter, cutSide, slots := t.ck.src.db, t.p.src, t.ck.srcSlots
 	if tgtCount > srcCount {
-		cutter, cutSide = t.ck.tgt.db, t.p.tgt
+		cutter, cutSide, slots = t.ck.tgt.db, t.p.tgt, t.ck.tgtSlots
 	}
-	step := max(srcCount, tgtCount)/splitParts + 1
+	step := n/splitParts + 1
+	if t.live() {
+		step = t.ck.opts.LeafRows
+	}
+	if err := acquire(ctx, slots); err != nil {
+		return nil, err
+	}
 	bounds, err := splitPoints(ctx, cutter, cutSide, r, step)
+	release(slots)
 	if err != nil {
 		return nil, err
 	}
@@ -40,30 +56,78 @@ func (t *tableCheck) narrow(ctx context.Context, r keyRange, srcCount, tgtCount 
 		lo = b
 	}
 	parts = append(parts, keyRange{Lo: lo, Hi: r.Hi})
-
-	srcSums, pos, err := t.sourceSums(ctx, parts)
-	if err != nil {
-		return nil, err
+	if h := t.ck.opts.hooks.onSplit; h != nil {
+		h(len(parts))
 	}
-	if err := t.ck.waiter.wait(ctx, pos); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.p.srcName, err)
-	}
-	var out [][]string
+	// A few parts go on at once: the slots bound what runs on each server,
+	// and this bounds the row hashes a narrowing holds in memory.
+	keys := make([][][]string, len(parts))
+	errs := make([]error, len(parts))
+	sem := make(chan struct{}, 2*t.ck.opts.Parallel)
+	var wg sync.WaitGroup
 	for i, part := range parts {
-		ts, err := sideSum(ctx, t.ck.tgt.db, t.p.tgt, part)
-		if err != nil {
-			return nil, err
+		if errs[i] = acquire(ctx, sem); errs[i] != nil {
+			break
 		}
-		if ts == srcSums[i] {
-			continue
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer release(sem)
+			keys[i], errs[i] = t.narrowPart(ctx, part)
+		}()
+	}
+	wg.Wait()
+	var out [][]string
+	for i := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		keys, err := t.narrow(ctx, part, srcSums[i].count, ts.count)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, keys...)
+		out = append(out, keys[i]...)
 	}
 	return out, nil
+}
+
+// narrowPart compares one part of a split range: straight by row hashes
+// while the source is being written, else by checksums first.
+func (t *tableCheck) narrowPart(ctx context.Context, part keyRange) ([][]string, error) {
+	if t.live() {
+		return t.leaf(ctx, part)
+	}
+	var ss, ts chunkSum
+	err := bothSides(ctx, t.ck, func(ctx context.Context) (err error) {
+		ss, err = sideSum(ctx, t.ck.src.db, t.p.src, part)
+		return err
+	}, func(ctx context.Context) (err error) {
+		ts, err = sideSum(ctx, t.ck.tgt.db, t.p.tgt, part)
+		return err
+	})
+	if err != nil || ts == ss {
+		return nil, err
+	}
+	return t.narrow(ctx, part, ss.count, ts.count)
+}
+
+// bothSides runs a source read and a target read at once, each holding a
+// slot of its server.
+func bothSides(ctx context.Context, ck *Checker, src, tgt func(context.Context) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		if err := acquire(ctx, ck.tgtSlots); err != nil {
+			errc <- err
+			return
+		}
+		defer release(ck.tgtSlots)
+		errc <- tgt(ctx)
+	}()
+	err := acquire(ctx, ck.srcSlots)
+	if err == nil {
+		err = src(ctx)
+		release(ck.srcSlots)
+	}
+	if terr := <-errc; err == nil {
+		err = terr
+	}
+	return err
 }
 
 // splitPoints returns every step-th key of r in one pass.
@@ -96,53 +160,17 @@ func splitPoints(ctx context.Context, q queryer, s *sideSQL, r keyRange, step in
 	return out, rows.Err()
 }
 
-// sourceSums reads the checksums of several ranges in one snapshot.
-func (t *tableCheck) sourceSums(ctx context.Context, parts []keyRange) ([]chunkSum, change.Position, error) {
-	q := queryer(t.ck.src.db)
-	var pos change.Position
-	if t.live() {
-		sn, err := t.ck.src.beginSnapshot(ctx)
-		if err != nil {
-			return nil, pos, err
-		}
-		defer sn.close()
-		q, pos = sn.conn, sn.pos
-	}
-	out := make([]chunkSum, len(parts))
-	for i, part := range parts {
-		s, err := sideSum(ctx, q, t.p.src, part)
-		if err != nil {
-			return nil, pos, err
-		}
-		out[i] = s
-	}
-	return out, pos, nil
-}
-
-// leaf compares the per-row hashes of a small range and returns the keys
-// whose hash differs or that one side lacks.
+// leaf compares the per-row hashes of a range, read on both sides at
+// once, and returns the keys whose hash differs or that one side lacks.
 func (t *tableCheck) leaf(ctx context.Context, r keyRange) ([][]string, error) {
-	var src []rowHash
-	var pos change.Position
-	var err error
-	if t.live() {
-		sn, err := t.ck.src.beginSnapshot(ctx)
-		if err != nil {
-			return nil, err
-		}
-		src, err = fetchRowHashes(ctx, sn.conn, t.p.src, r)
-		pos = sn.pos
-		sn.close()
-		if err != nil {
-			return nil, err
-		}
-	} else if src, err = fetchRowHashes(ctx, t.ck.src.db, t.p.src, r); err != nil {
-		return nil, err
-	}
-	if err := t.ck.waiter.wait(ctx, pos); err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.p.srcName, err)
-	}
-	tgt, err := fetchRowHashes(ctx, t.ck.tgt.db, t.p.tgt, r)
+	var src, tgt []rowHash
+	err := bothSides(ctx, t.ck, func(ctx context.Context) (err error) {
+		src, err = fetchRowHashes(ctx, t.ck.src.db, t.p.src, r)
+		return err
+	}, func(ctx context.Context) (err error) {
+		tgt, err = fetchRowHashes(ctx, t.ck.tgt.db, t.p.tgt, r)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +250,13 @@ func (t *tableCheck) verify(ctx context.Context, keys [][]string) ([]Difference,
 			ek := encodeKey(k)
 			a, b, tg := before[ek], after[ek], target[ek]
 			if !rowsEqual(a, b) {
+				// The row changed while it was checked. If the target
+				// already holds the newer image, nothing is left to
+				// differ; if it holds the older one, the change may just
+				// not have reached it: look again next round.
+				if rowsEqual(b, tg) {
+					continue
+				}
 				seen[ek] = 0
 				next = append(next, k)
 				continue

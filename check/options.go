@@ -40,11 +40,49 @@ const (
 )
 
 // Mark names the mark table a two-way channel uses to break loops: every
-// repair transaction writes one row naming Channel into Table, so that the
-// channel's capture on the other side drops the repair.
+// repair transaction also writes a mark row naming Channel, so that the
+// channel's pipeline reading the target drops the repair instead of sending
+// it back. The default layout is the two-way sync's (docs/two-way.md); the
+// column names are configurable.
 type Mark struct {
-	Table   string // schema.table
+	Table   string // schema.table; default sluice.mark
 	Channel string
+	// Writer and Origin fill the row's writer (pipeline) and origin
+	// columns. The check writes a row of its own (writer Writer, worker 0),
+	// so that it never waits on a pipeline's. Both default to
+	// "sluice-check"; in a star or mesh, Origin may name the source's site.
+	Writer string
+	Origin string
+	// Columns names the table's columns.
+	Columns MarkColumns
+}
+
+// MarkColumns are the mark table's column names; "-" leaves an optional
+// one out.
+type MarkColumns struct {
+	Channel string // default "channel"
+	Writer  string // default "pipeline"; optional
+	Worker  string // default "worker", set to 0; optional
+	Origin  string // default "origin"; optional
+	// Counter (default "n") is incremented on every write, so that the
+	// write is always a real change and its row event reaches the binlog.
+	Counter string
+}
+
+func (m *Mark) setDefaults() {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&m.Table, "sluice.mark")
+	def(&m.Writer, "sluice-check")
+	def(&m.Origin, "sluice-check")
+	def(&m.Columns.Channel, "channel")
+	def(&m.Columns.Writer, "pipeline")
+	def(&m.Columns.Worker, "worker")
+	def(&m.Columns.Origin, "origin")
+	def(&m.Columns.Counter, "n")
 }
 
 // Options is one check: what to compare, how, and what to do with the
@@ -78,7 +116,8 @@ type Options struct {
 	InitialChunkRows int64
 	MaxChunkRows     int64
 	// LeafRows is where narrowing stops splitting a mismatching range and
-	// compares per-row hashes.
+	// compares per-row hashes. A larger leaf means fewer round trips and
+	// more rows transferred; it also bounds the memory one narrowing holds.
 	LeafRows int64
 	// VerifyRounds bounds how often a candidate row whose source image keeps
 	// changing is re-read before it is reported as unsettled.
@@ -86,7 +125,10 @@ type Options struct {
 	// RecheckDelay separates the re-reads of a candidate in PositionNone.
 	RecheckDelay time.Duration
 
-	// Parallel is how many tables are compared at once.
+	// Parallel is how many chunk checksums run at once on each server (and
+	// how many tables are open at once). A chunk's source and target
+	// checksums run at the same time when the target already holds the
+	// chunk's source position.
 	Parallel int
 
 	// MaxRowsPerSecond caps the rate at which source rows are read; 0 is no
@@ -98,6 +140,11 @@ type Options struct {
 	// StateFile, when set, saves progress after each chunk so that a killed
 	// check continues from its last finished chunk.
 	StateFile string
+	// StateName, when set, saves the same progress in the target, in
+	// StateSchema.check_progress under this name (docs/check.md), so that a
+	// check run from any machine or by the scheduler resumes.
+	StateName   string
+	StateSchema string
 
 	Repair       RepairMode
 	RepairOutput io.Writer // for RepairPrint
@@ -108,6 +155,25 @@ type Options struct {
 	Hash string
 
 	Logger *slog.Logger
+
+	// hooks are for tests in this package: they observe or steer a run.
+	hooks hooks
+}
+
+// hooks let tests interrupt a check at a known point and drive its clock.
+type hooks struct {
+	// afterChunk runs each time a table's finished prefix grows, with the
+	// table's source name and its finished chunk count.
+	afterChunk func(table string, chunks int64)
+	// clock replaces the real clock of the throttle, and probeEvery its
+	// one-second load probe interval.
+	clock      clock
+	probeEvery time.Duration
+	// onPause and onResume run when the throttle pauses for source load
+	// and when it resumes.
+	onPause, onResume func(threadsRunning int64)
+	// onSplit runs each time narrowing cuts a mismatching range into parts.
+	onSplit func(parts int)
 }
 
 func (o *Options) setDefaults() {
@@ -130,7 +196,7 @@ func (o *Options) setDefaults() {
 		o.MaxChunkRows = 2_000_000
 	}
 	if o.LeafRows == 0 {
-		o.LeafRows = 500
+		o.LeafRows = 10000
 	}
 	if o.VerifyRounds == 0 {
 		o.VerifyRounds = 10
@@ -140,6 +206,14 @@ func (o *Options) setDefaults() {
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 2
+	}
+	if o.StateName != "" && o.StateSchema == "" {
+		o.StateSchema = "sluice"
+	}
+	if o.Mark != nil {
+		m := *o.Mark
+		m.setDefaults()
+		o.Mark = &m
 	}
 	if o.Hash == "" {
 		o.Hash = "auto"
@@ -195,13 +269,19 @@ func (o *Options) validate() error {
 		if o.Mark.Channel == "" {
 			errs = append(errs, "a mark table needs a channel name")
 		}
+		if o.Mark.Columns.Channel == "-" || o.Mark.Columns.Counter == "-" {
+			errs = append(errs, "the mark table's channel and counter columns cannot be left out")
+		}
+	}
+	if o.StateName != "" && len(o.StateName) > 191 {
+		errs = append(errs, "the state name is longer than 191 characters")
 	}
 	switch o.Hash {
 	case "auto", "crc", "md5":
 	default:
 		errs = append(errs, fmt.Sprintf("hash must be auto, crc or md5, not %q", o.Hash))
 	}
-	if o.ChunkTime < 0 || o.InitialChunkRows < 0 || o.MaxChunkRows < 0 || o.LeafRows < 0 || o.MaxRowsPerSecond < 0 || o.MaxThreadsRunning < 0 {
+	if o.ChunkTime < 0 || o.InitialChunkRows < 0 || o.MaxChunkRows < 0 || o.LeafRows < 0 || o.MaxRowsPerSecond < 0 || o.MaxThreadsRunning < 0 || o.Parallel < 0 {
 		errs = append(errs, "sizes, rates and times must not be negative")
 	}
 	if len(errs) > 0 {

@@ -79,8 +79,9 @@ func newPair(o *Options, src, tgt *tableDef, f features) (*pair, error) {
 	// (same name or not) is the one FORCE INDEX should name.
 	tdef := *tgt
 	tdef.KeyIndex = matchingIndex(tgt, p.key)
-	p.src = newSideSQL(src, compared, p.key, f)
-	p.tgt = newSideSQL(&tdef, compared, p.key, f)
+	unsized := unsizedColumn(p.cols)
+	p.src = newSideSQL(src, compared, p.key, f, unsized)
+	p.tgt = newSideSQL(&tdef, compared, p.key, f, unsized)
 	return p, nil
 }
 

@@ -21,14 +21,13 @@ type positionWaiter interface {
 // chooseWaiter picks how the target's position is learned (Options.TargetPosition).
 func chooseWaiter(ctx context.Context, o *Options, src, tgt *server) (positionWaiter, []string, error) {
 	mode := o.TargetPosition
-	var warnings []string
 	if mode == PositionAuto {
 		switch {
 		case o.Pipeline != "":
 			mode = PositionPipeline
 		default:
-			st, err := queryMap(ctx, tgt.db, "SHOW SLAVE STATUS")
-			if err == nil && st != nil && st["Master_Server_Id"] == strconv.FormatUint(uint64(src.serverID), 10) {
+			st, err := replicaStatus(ctx, tgt.db)
+			if err == nil && st != nil && st.sourceID == strconv.FormatUint(uint64(src.serverID), 10) {
 				mode = PositionReplica
 			} else {
 				mode = PositionNone
@@ -37,22 +36,50 @@ func chooseWaiter(ctx context.Context, o *Options, src, tgt *server) (positionWa
 	}
 	switch mode {
 	case PositionPipeline:
-		return &checkpointWaiter{db: tgt.db, schema: o.CheckpointSchema, pipeline: o.Pipeline, timeout: o.WaitTimeout}, nil, nil
+		q := "SELECT binlog_file, binlog_pos FROM " + quoteIdent(o.CheckpointSchema) + ".`checkpoint` WHERE pipeline = ?"
+		w := &tracker{name: "pipeline " + o.Pipeline, timeout: o.WaitTimeout, every: 50 * time.Millisecond}
+		w.poll = func(ctx context.Context) (change.Position, string, error) {
+			var cur change.Position
+			err := tgt.db.QueryRowContext(ctx, q, o.Pipeline).Scan(&cur.File, &cur.Offset)
+			if err == sql.ErrNoRows {
+				return cur, "", fmt.Errorf("pipeline %q has no checkpoint in the target's %s.checkpoint", o.Pipeline, o.CheckpointSchema)
+			}
+			if err != nil {
+				return cur, "", fmt.Errorf("read pipeline %q checkpoint: %w", o.Pipeline, err)
+			}
+			return cur, "its checkpoint is at " + cur.String(), nil
+		}
+		return w, nil, nil
 	case PositionReplica:
-		st, err := queryMap(ctx, tgt.db, "SHOW SLAVE STATUS")
+		st, err := replicaStatus(ctx, tgt.db)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read the target's replication status: %w", err)
 		}
 		if st == nil {
 			return nil, nil, fmt.Errorf("target %s is not a replica", tgt.cfg)
 		}
-		if id := st["Master_Server_Id"]; id != strconv.FormatUint(uint64(src.serverID), 10) {
-			return nil, nil, fmt.Errorf("target %s replicates from server id %s, not from the source (server id %d)", tgt.cfg, id, src.serverID)
+		if st.sourceID != strconv.FormatUint(uint64(src.serverID), 10) {
+			return nil, nil, fmt.Errorf("target %s replicates from server id %s, not from the source (server id %d)", tgt.cfg, st.sourceID, src.serverID)
 		}
-		return &replicaWaiter{db: tgt.db, timeout: o.WaitTimeout}, nil, nil
+		w := &tracker{name: "replica", timeout: o.WaitTimeout, every: 50 * time.Millisecond}
+		w.poll = func(ctx context.Context) (change.Position, string, error) {
+			st, err := replicaStatus(ctx, tgt.db)
+			if err != nil {
+				return change.Position{}, "", fmt.Errorf("read the target's replication status: %w", err)
+			}
+			if st == nil {
+				return change.Position{}, "", fmt.Errorf("target %s stopped being a replica", tgt.cfg)
+			}
+			note := "it has applied up to " + st.applied.String()
+			if !st.sqlRunning {
+				note = "its replication SQL thread is not running (" + note + ")"
+			}
+			return st.applied, note, nil
+		}
+		return w, nil, nil
 	}
-	warnings = append(warnings, "the target's replication position is unknown (no --pipeline, not a replica of the source): "+
-		"differences are re-checked after a delay, which is right only when no changes are in flight")
+	warnings := []string{"the target's replication position is unknown (no --pipeline, not a replica of the source): " +
+		"differences are re-checked after a delay, which is right only when no changes are in flight"}
 	return noWaiter{}, warnings, nil
 }
 
@@ -61,115 +88,134 @@ type noWaiter struct{}
 func (noWaiter) wait(context.Context, change.Position) error { return nil }
 func (noWaiter) String() string                              { return "none" }
 
-// replicaWaiter waits on a native replica with MASTER_POS_WAIT, which takes
-// the source's own coordinates.
-type replicaWaiter struct {
-	db      *sql.DB
+// tracker follows how far the target has applied the source's binlog by
+// polling it (a replica's status or a pipeline's checkpoint row). Many
+// chunks wait at once while the target lags; one of them polls at a time,
+// at most every `every`, and each returns as soon as its own position is
+// reached, whatever order they asked in. So a check in flight holds one
+// target connection for waiting, however many chunks wait.
+type tracker struct {
+	name    string
 	timeout time.Duration
+	every   time.Duration
+	// poll returns the source position the target has applied, and a note
+	// for the timeout error.
+	poll func(ctx context.Context) (change.Position, string, error)
 
-	mu      sync.Mutex
-	reached change.Position
+	mu       sync.Mutex
+	reached  change.Position
+	note     string
+	polling  bool
+	lastPoll time.Time
+	changed  chan struct{} // closed after every poll
 }
 
-func (w *replicaWaiter) String() string { return "replica" }
+func (w *tracker) String() string { return w.name }
 
-func (w *replicaWaiter) wait(ctx context.Context, p change.Position) error {
+func (w *tracker) wait(ctx context.Context, p change.Position) error {
 	if p.File == "" {
-		return nil
-	}
-	w.mu.Lock()
-	done := w.reached.File != "" && w.reached.Compare(p) >= 0
-	w.mu.Unlock()
-	if done {
 		return nil
 	}
 	deadline := time.Now().Add(w.timeout)
 	for {
-		var res sql.NullInt64
-		if err := w.db.QueryRowContext(ctx, "SELECT MASTER_POS_WAIT(?, ?, 1)", p.File, p.Offset).Scan(&res); err != nil {
-			return fmt.Errorf("wait for the target replica to apply source position %s: %w", p, err)
-		}
-		if res.Valid && res.Int64 >= 0 {
-			w.mu.Lock()
-			if w.reached.File == "" || w.reached.Compare(p) < 0 {
-				w.reached = p
-			}
+		w.mu.Lock()
+		if w.reached.File != "" && w.reached.Compare(p) >= 0 {
 			w.mu.Unlock()
 			return nil
 		}
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
 		if time.Now().After(deadline) {
-			why := "it is still behind"
-			if !res.Valid {
-				why = "its replication SQL thread is not running"
-			}
-			return fmt.Errorf("the target replica did not apply source position %s within %s: %s", p, w.timeout, why)
+			note := w.note
+			w.mu.Unlock()
+			return fmt.Errorf("the target (%s) did not apply source position %s within %s: %s", w.name, p, w.timeout, note)
 		}
-		if !res.Valid {
-			// The SQL thread is stopped (paused, or failed): wait for it to
-			// come back rather than spin.
-			if err := sleep(ctx, 200*time.Millisecond); err != nil {
-				return err
+		if w.polling {
+			ch := w.changed
+			w.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
+			continue
 		}
-	}
-}
-
-// checkpointWaiter polls a sluice pipeline's checkpoint row in the target.
-type checkpointWaiter struct {
-	db       *sql.DB
-	schema   string
-	pipeline string
-	timeout  time.Duration
-
-	mu      sync.Mutex
-	reached change.Position
-}
-
-func (w *checkpointWaiter) String() string { return "pipeline " + w.pipeline }
-
-func (w *checkpointWaiter) wait(ctx context.Context, p change.Position) error {
-	if p.File == "" {
-		return nil
-	}
-	deadline := time.Now().Add(w.timeout)
-	q := "SELECT binlog_file, binlog_pos FROM " + quoteIdent(w.schema) + ".`checkpoint` WHERE pipeline = ?"
-	delay := 20 * time.Millisecond
-	for {
-		w.mu.Lock()
-		done := w.reached.File != "" && w.reached.Compare(p) >= 0
+		w.polling = true
+		next := w.lastPoll.Add(w.every)
 		w.mu.Unlock()
-		if done {
-			return nil
+		if err := w.pollOnce(ctx, next); err != nil {
+			return err
 		}
-		var cur change.Position
-		err := w.db.QueryRowContext(ctx, q, w.pipeline).Scan(&cur.File, &cur.Offset)
-		if err == sql.ErrNoRows {
-			return fmt.Errorf("pipeline %q has no checkpoint in the target's %s.checkpoint", w.pipeline, w.schema)
-		}
-		if err != nil {
-			return fmt.Errorf("read pipeline %q checkpoint: %w", w.pipeline, err)
-		}
-		w.mu.Lock()
+	}
+}
+
+// pollOnce reads the target's position no earlier than not-before and
+// wakes every waiter.
+func (w *tracker) pollOnce(ctx context.Context, notBefore time.Time) error {
+	err := sleep(ctx, time.Until(notBefore))
+	var cur change.Position
+	var note string
+	if err == nil {
+		cur, note, err = w.poll(ctx)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.polling = false
+	w.lastPoll = time.Now()
+	if err == nil {
+		w.note = note
 		if w.reached.File == "" || w.reached.Compare(cur) < 0 {
 			w.reached = cur
 		}
-		w.mu.Unlock()
-		if cur.Compare(p) >= 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pipeline %q did not apply source position %s within %s (its checkpoint is at %s)", w.pipeline, p, w.timeout, cur)
-		}
-		if err := sleep(ctx, delay); err != nil {
-			return err
-		}
-		if delay < 200*time.Millisecond {
-			delay *= 2
+	}
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return err
+}
+
+// replicaState is what the check needs from SHOW REPLICA STATUS.
+type replicaState struct {
+	sourceID   string
+	applied    change.Position // source position up to which every event was executed
+	sqlRunning bool
+}
+
+// replicaStatus reads a native replica's status under either vocabulary
+// (MySQL 8.0.22+ says Source/Replica, MariaDB and older MySQL Master/Slave);
+// nil when the server is not a replica.
+func replicaStatus(ctx context.Context, db *sql.DB) (*replicaState, error) {
+	m, err := queryMap(ctx, db, "SHOW REPLICA STATUS")
+	if err != nil {
+		var err2 error
+		if m, err2 = queryMap(ctx, db, "SHOW SLAVE STATUS"); err2 != nil {
+			return nil, err
 		}
 	}
+	if m == nil {
+		return nil, nil
+	}
+	pick := func(names ...string) string {
+		for _, n := range names {
+			if v, ok := m[n]; ok {
+				return v
+			}
+		}
+		return ""
+	}
+	st := &replicaState{
+		sourceID:   pick("Master_Server_Id", "Source_Server_Id"),
+		sqlRunning: pick("Slave_SQL_Running", "Replica_SQL_Running") == "Yes",
+	}
+	st.applied.File = pick("Relay_Master_Log_File", "Relay_Source_Log_File")
+	st.applied.Offset, _ = strconv.ParseUint(pick("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"), 10, 64)
+	return st, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -21,7 +21,48 @@ type repairer struct {
 	printed bool
 }
 
-func newRepairer(ck *Checker) *repairer { return &repairer{ck: ck} }
+// newRepairer prepares the repairs; for --repair=apply with a mark table it
+// first checks that the mark table has the configured columns, so that a
+// check does not find out after its first repair.
+func newRepairer(ctx context.Context, ck *Checker) (*repairer, error) {
+	if m := ck.opts.Mark; m != nil && ck.opts.Repair == RepairApply {
+		if err := checkMarkTable(ctx, ck.tgt.db, m); err != nil {
+			return nil, err
+		}
+	}
+	return &repairer{ck: ck}, nil
+}
+
+// checkMarkTable confirms that the mark table exists on the target with the
+// configured columns.
+func checkMarkTable(ctx context.Context, db queryer, m *Mark) error {
+	schema, table, _ := strings.Cut(m.Table, ".")
+	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, table)
+	if err != nil {
+		return fmt.Errorf("read the columns of mark table %s: %w", m.Table, err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return fmt.Errorf("read the columns of mark table %s: %w", m.Table, err)
+		}
+		have[strings.ToLower(c)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the columns of mark table %s: %w", m.Table, err)
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("mark table %s does not exist on the target (docs/check.md shows its layout)", m.Table)
+	}
+	for _, c := range m.columns() {
+		if !have[strings.ToLower(c)] {
+			return fmt.Errorf("mark table %s has no column %s (set the mark columns to its layout)", m.Table, c)
+		}
+	}
+	return nil
+}
 
 // repairStmt is one statement, as SQL with placeholders and its arguments,
 // and as self-contained SQL with literals for printing.
@@ -60,7 +101,7 @@ func (rp *repairer) print(p *pair, rep *TableReport) error {
 		st := p.repairStatement(d)
 		if o.Mark != nil {
 			ms := markStatement(o.Mark)
-			fmt.Fprintf(&b, "START TRANSACTION;\n%s;\n%s;\nCOMMIT;\n", st.literal, ms.literal)
+			fmt.Fprintf(&b, "START TRANSACTION;\n%s;\n%s;\nCOMMIT;\n", ms.literal, st.literal)
 			continue
 		}
 		b.WriteString(st.literal)
@@ -69,8 +110,6 @@ func (rp *repairer) print(p *pair, rep *TableReport) error {
 	_, err := o.RepairOutput.Write([]byte(b.String()))
 	return err
 }
-
-func (rp *repairer) finish() error { return nil }
 
 // apply repairs row by row, each in its own target transaction: it locks
 // the target row and goes on only if it still holds the image the check
@@ -113,15 +152,17 @@ func (rp *repairer) applyOne(ctx context.Context, p *pair, d Difference) (bool, 
 	if !rowsEqual(src[ek], d.Source) {
 		return false, "the source row changed since the check", nil
 	}
-	st := p.repairStatement(d)
-	if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
-		return false, "", fmt.Errorf("repair %s key %v: %w", p.tgtName, d.Key, err)
-	}
+	// The mark comes first, as the two-way applier writes it, so that the
+	// capture side sees it before any change of the transaction.
 	if m := rp.ck.opts.Mark; m != nil {
 		ms := markStatement(m)
 		if _, err := tx.ExecContext(ctx, ms.query, ms.args...); err != nil {
 			return false, "", fmt.Errorf("write mark row in %s for channel %s: %w", m.Table, m.Channel, err)
 		}
+	}
+	st := p.repairStatement(d)
+	if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+		return false, "", fmt.Errorf("repair %s key %v: %w", p.tgtName, d.Key, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, "", fmt.Errorf("commit repair of %s key %v: %w", p.tgtName, d.Key, err)
@@ -129,16 +170,54 @@ func (rp *repairer) applyOne(ctx context.Context, p *pair, d Difference) (bool, 
 	return true, "", nil
 }
 
-// markStatement writes the channel's mark row. marked_at changes on every
-// write, so that the row event reaches the binlog even when the row exists.
+// columns lists the mark table's configured columns.
+func (m *Mark) columns() []string {
+	var cols []string
+	for _, c := range []string{m.Columns.Channel, m.Columns.Writer, m.Columns.Worker, m.Columns.Origin, m.Columns.Counter} {
+		if c != "-" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// markStatement writes the check's mark row, the way the two-way applier
+// writes its own: the counter goes up on every write, so that the write is
+// always a real change and its row event reaches the binlog.
 func markStatement(m *Mark) repairStmt {
 	schema, table, _ := strings.Cut(m.Table, ".")
-	t := quoteIdent(schema) + "." + quoteIdent(table)
-	const tail = " (`channel`, `origin`, `marked_at`) VALUES (%s, 'sluice-check', NOW(6)) ON DUPLICATE KEY UPDATE `origin` = VALUES(`origin`), `marked_at` = VALUES(`marked_at`)"
+	c := m.Columns
+	var cols, params, lits []string
+	var args []any
+	add := func(col string, value any) {
+		if col == "-" {
+			return
+		}
+		cols = append(cols, quoteIdent(col))
+		switch v := value.(type) {
+		case string:
+			params, lits, args = append(params, "?"), append(lits, "_utf8mb4 X'"+hex.EncodeToString([]byte(v))+"'"), append(args, v)
+		case int:
+			params, lits = append(params, strconv.Itoa(v)), append(lits, strconv.Itoa(v))
+		}
+	}
+	add(c.Channel, m.Channel)
+	add(c.Writer, m.Writer)
+	add(c.Worker, 0)
+	add(c.Origin, m.Origin)
+	add(c.Counter, 1)
+	n, ch := quoteIdent(c.Counter), quoteIdent(c.Channel)
+	upd := []string{n + " = " + n + " + 1", ch + " = VALUES(" + ch + ")"}
+	if c.Origin != "-" {
+		o := quoteIdent(c.Origin)
+		upd = append(upd, o+" = VALUES("+o+")")
+	}
+	head := "INSERT INTO " + quoteIdent(schema) + "." + quoteIdent(table) + " (" + strings.Join(cols, ", ") + ") VALUES ("
+	tail := ") ON DUPLICATE KEY UPDATE " + strings.Join(upd, ", ")
 	return repairStmt{
-		query:   "INSERT INTO " + t + fmt.Sprintf(tail, "?"),
-		args:    []any{m.Channel},
-		literal: "INSERT INTO " + t + fmt.Sprintf(tail, "_utf8mb4 X'"+hex.EncodeToString([]byte(m.Channel))+"'"),
+		query:   head + strings.Join(params, ", ") + tail,
+		args:    args,
+		literal: head + strings.Join(lits, ", ") + tail,
 	}
 }
 

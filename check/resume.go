@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,9 +14,19 @@ import (
 	"sync"
 )
 
-// stateFile keeps a check's progress in a local JSON file so that a killed
-// check continues from its last finished chunk. It is rewritten (to a
-// temporary file, then renamed) each time a table's finished prefix moves.
+// progressStore keeps a check's progress so that a killed check continues
+// from its last finished chunk: per table, the finished key prefix and what
+// was found in it. A run that goes through every table clears it.
+type progressStore interface {
+	// table returns a table's saved progress (by source name), or nil.
+	table(name string) *tableState
+	saveTable(ctx context.Context, rep *TableReport, after []string, done bool) error
+	clear(ctx context.Context) error
+}
+
+// stateFile keeps a check's progress in a local JSON file. It is rewritten
+// (to a temporary file, then renamed) each time a table's finished prefix
+// moves.
 type stateFile struct {
 	path string
 	mu   sync.Mutex
@@ -100,12 +111,18 @@ func (ts *tableState) restore(rep *TableReport) []string {
 	return bytesToStrings(ts.After)
 }
 
-func (s *stateFile) saveTable(rep *TableReport, after []string, done bool) error {
+// newTableState captures a table's progress.
+func newTableState(rep *TableReport, after []string, done bool) *tableState {
 	ts := &tableState{Done: done, After: stringsToBytes(after), Rows: rep.Rows, Chunks: rep.Chunks, Unsettled: rep.Unsettled}
 	for _, d := range rep.Differences {
 		ts.Differences = append(ts.Differences, stateDiff{Type: d.Type, Key: stringsToBytes(d.Key), Columns: d.Columns,
 			Source: [][]byte(d.Source), Target: [][]byte(d.Target)})
 	}
+	return ts
+}
+
+func (s *stateFile) saveTable(_ context.Context, rep *TableReport, after []string, done bool) error {
+	ts := newTableState(rep, after, done)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.data.Tables[rep.Source] = ts
@@ -128,6 +145,16 @@ func (s *stateFile) saveTable(rep *TableReport, after []string, done bool) error
 	}
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return fmt.Errorf("write check state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// clear removes the file: the check it described has finished.
+func (s *stateFile) clear(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove check state %s: %w", s.path, err)
 	}
 	return nil
 }

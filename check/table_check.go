@@ -10,18 +10,20 @@ import (
 	"github.com/sluice-db/sluice/change"
 )
 
-// tableCheck compares one table pair: a producer reads source chunk
-// checksums (each in a consistent snapshot, with its binlog position) while a
-// consumer waits for the target to apply each chunk's position and reads the
-// target's checksum. Mismatching chunks are narrowed and verified on their
-// own goroutines so that the stream of chunks goes on.
+// tableCheck compares one table pair. A dispatcher cuts the key space into
+// chunks; each chunk reads its source checksum (in a consistent snapshot,
+// with its binlog position) and, as soon as the target has applied that
+// position, the target's checksum, so that without changes in flight both
+// servers work on the same chunk at once. Mismatching chunks are narrowed
+// and verified on their own goroutine, so that the stream of chunks goes
+// on while they wait for the target.
 type tableCheck struct {
 	ck  *Checker
 	p   *pair
 	rep *TableReport
 
-	// progress: chunks finish out of order (narrowing takes a while); the
-	// resume point advances over the finished prefix only.
+	// progress: chunks finish out of order; the resume point advances over
+	// the finished prefix only.
 	mu      sync.Mutex
 	next    int64 // seq of the first unfinished chunk
 	done    map[int64]chunkDone
@@ -40,13 +42,6 @@ type chunkDone struct {
 type chunkSum struct {
 	count int64
 	sum   string
-}
-
-type sourceChunk struct {
-	seq int64
-	r   keyRange
-	sum chunkSum
-	pos change.Position
 }
 
 func (t *tableCheck) live() bool {
@@ -73,85 +68,42 @@ func (t *tableCheck) run(ctx context.Context, after []string) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	chunks := make(chan sourceChunk, 64)
+	sz := t.ck.takeSizer()
+	defer t.ck.putSizer(sz)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(chunks)
-		sz := t.ck.takeSizer()
-		defer t.ck.putSizer(sz)
-		for seq := int64(0); ; seq++ {
-			if err := t.ck.throttle.wait(ctx, sz.rows); err != nil {
-				cancel(err)
-				return
-			}
-			r, ok, err := ch.next(ctx, sz.rows)
-			if err != nil {
-				cancel(err)
-				return
-			}
-			if !ok {
-				return
-			}
-			start := time.Now()
-			sum, pos, err := t.sourceSum(ctx, r)
-			if err != nil {
-				cancel(err)
-				return
-			}
-			sz.observe(sum.count, time.Since(start))
-			if ic != nil {
-				ic.observe(r, sum.count)
-			}
-			select {
-			case chunks <- sourceChunk{seq: seq, r: r, sum: sum, pos: pos}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	sem := make(chan struct{}, 4)
-	for sc := range chunks {
-		if err := t.ck.waiter.wait(ctx, sc.pos); err != nil {
-			cancel(fmt.Errorf("table %s: %w", t.p.srcName, err))
+	for seq := int64(0); ctx.Err() == nil; seq++ {
+		if err := acquire(ctx, t.ck.inflight); err != nil {
 			break
 		}
-		tsum, err := sideSum(ctx, t.ck.tgt.db, t.p.tgt, sc.r)
+		rows := sz.size()
+		// The throttle runs before the source slot is taken: while it holds
+		// the check back, the slots held are queries running on the source.
+		err := t.ck.throttle.wait(ctx, rows)
+		if err == nil {
+			err = acquire(ctx, t.ck.srcSlots)
+		}
 		if err != nil {
-			cancel(err)
+			release(t.ck.inflight)
 			break
 		}
-		if tsum == sc.sum {
-			t.finish(sc.seq, chunkDone{r: sc.r, rows: sc.sum.count})
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		r, ok, err := ch.next(ctx, rows)
+		if err != nil || !ok {
+			release(t.ck.srcSlots)
+			release(t.ck.inflight)
+			t.ck.throttle.correct(rows, 0)
+			if err != nil {
+				cancel(err)
+			}
 			break
 		}
 		wg.Add(1)
-		go func(sc sourceChunk, tsum chunkSum) {
+		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			cands, err := t.narrow(ctx, sc.r, sc.sum.count, tsum.count)
-			if err != nil {
+			defer release(t.ck.inflight)
+			if err := t.checkChunk(ctx, seq, r, rows, sz, ic); err != nil {
 				cancel(err)
-				return
 			}
-			diffs, unsettled, err := t.verify(ctx, cands)
-			if err != nil {
-				cancel(err)
-				return
-			}
-			t.finish(sc.seq, chunkDone{r: sc.r, rows: sc.sum.count, diffs: diffs, unsettled: len(unsettled)})
-		}(sc, tsum)
-	}
-	// Drain so the producer can stop.
-	for range chunks {
+		}()
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && err != context.Canceled {
@@ -165,8 +117,87 @@ func (t *tableCheck) run(ctx context.Context, after []string) error {
 	return t.saveErr
 }
 
+// checkChunk compares one chunk. It is called holding a source slot, which
+// it gives back once the source side is read.
+func (t *tableCheck) checkChunk(ctx context.Context, seq int64, r keyRange, planned int64, sz *sizer, ic *intChunker) error {
+	start := time.Now()
+	q := queryer(t.ck.src.db)
+	var pos change.Position
+	var sn *snapshot
+	if t.live() {
+		var err error
+		if sn, err = t.ck.src.beginSnapshot(ctx); err != nil {
+			release(t.ck.srcSlots)
+			return err
+		}
+		q, pos = sn.conn, sn.pos
+	}
+	tgt := make(chan sumResult, 1)
+	go func() { tgt <- t.targetSum(ctx, r, pos) }()
+	ssum, err := sideSum(ctx, q, t.p.src, r)
+	if sn != nil {
+		sn.close()
+	}
+	release(t.ck.srcSlots)
+	if err != nil {
+		return err
+	}
+	sz.observe(ssum.count, time.Since(start))
+	t.ck.throttle.correct(planned, ssum.count)
+	if ic != nil {
+		ic.observe(r, ssum.count)
+	}
+	srcDone := time.Since(start)
+	tr := <-tgt
+	if tr.err != nil {
+		return tr.err
+	}
+	t.ck.opts.Logger.Debug("chunk", "table", t.p.srcName.Name, "seq", seq, "rows", ssum.count, "source", srcDone.Round(time.Millisecond),
+		"wait", tr.waited.Round(time.Millisecond), "target", tr.took.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	if tr.sum == ssum {
+		t.finish(seq, chunkDone{r: r, rows: ssum.count})
+		return nil
+	}
+	nstart := time.Now()
+	cands, err := t.narrow(ctx, r, ssum.count, tr.sum.count)
+	if err != nil {
+		return err
+	}
+	vstart := time.Now()
+	diffs, unsettled, err := t.verify(ctx, cands)
+	if err != nil {
+		return err
+	}
+	t.ck.opts.Logger.Debug("mismatching chunk", "table", t.p.srcName.Name, "seq", seq, "candidates", len(cands), "narrow", vstart.Sub(nstart).Round(time.Millisecond),
+		"verify", time.Since(vstart).Round(time.Millisecond), "differences", len(diffs), "unsettled", len(unsettled))
+	t.finish(seq, chunkDone{r: r, rows: ssum.count, diffs: diffs, unsettled: len(unsettled)})
+	return nil
+}
+
+type sumResult struct {
+	sum          chunkSum
+	err          error
+	waited, took time.Duration
+}
+
+// targetSum reads the target's checksum of r once the target has applied
+// source position pos.
+func (t *tableCheck) targetSum(ctx context.Context, r keyRange, pos change.Position) sumResult {
+	start := time.Now()
+	if err := t.ck.waiter.wait(ctx, pos); err != nil {
+		return sumResult{err: fmt.Errorf("table %s: %w", t.p.srcName, err)}
+	}
+	if err := acquire(ctx, t.ck.tgtSlots); err != nil {
+		return sumResult{err: err}
+	}
+	defer release(t.ck.tgtSlots)
+	waited := time.Since(start)
+	s, err := sideSum(ctx, t.ck.tgt.db, t.p.tgt, r)
+	return sumResult{sum: s, err: err, waited: waited, took: time.Since(start) - waited}
+}
+
 // finish records a finished chunk and advances the finished prefix, saving
-// the resume state when it moves.
+// the progress when it moves.
 func (t *tableCheck) finish(seq int64, d chunkDone) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -188,27 +219,22 @@ func (t *tableCheck) finish(seq int64, d chunkDone) {
 		t.after = d.r.Hi
 		moved = true
 	}
-	if moved && t.ck.state != nil && t.after != nil {
-		if err := t.ck.state.saveTable(t.rep, t.after, false); err != nil && t.saveErr == nil {
+	if !moved {
+		return
+	}
+	if t.after != nil {
+		// The context of the run may end at any moment; the save of a
+		// finished prefix is still worth making.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := t.ck.saveProgress(ctx, t.rep, t.after, false)
+		cancel()
+		if err != nil && t.saveErr == nil {
 			t.saveErr = err
 		}
 	}
-}
-
-// sourceSum reads a source range's checksum; when the target's position
-// matters it reads it in a consistent snapshot and returns its position.
-func (t *tableCheck) sourceSum(ctx context.Context, r keyRange) (chunkSum, change.Position, error) {
-	if !t.live() {
-		s, err := sideSum(ctx, t.ck.src.db, t.p.src, r)
-		return s, change.Position{}, err
+	if h := t.ck.opts.hooks.afterChunk; h != nil {
+		h(t.rep.Source, t.rep.Chunks)
 	}
-	sn, err := t.ck.src.beginSnapshot(ctx)
-	if err != nil {
-		return chunkSum{}, change.Position{}, err
-	}
-	defer sn.close()
-	s, err := sideSum(ctx, sn.conn, t.p.src, r)
-	return s, sn.pos, err
 }
 
 func sideSum(ctx context.Context, q queryer, s *sideSQL, r keyRange) (chunkSum, error) {
@@ -224,37 +250,33 @@ func sideSum(ctx context.Context, q queryer, s *sideSQL, r keyRange) (chunkSum, 
 // count and hash sum first, and on a mismatch every row's hash, so that
 // the rows present more often on one side are reported.
 func (t *tableCheck) runWhole(ctx context.Context) error {
-	sum, pos, err := t.sourceSum(ctx, keyRange{})
-	if err != nil {
-		return err
-	}
-	if err := t.ck.waiter.wait(ctx, pos); err != nil {
-		return fmt.Errorf("table %s: %w", t.p.srcName, err)
-	}
-	tsum, err := sideSum(ctx, t.ck.tgt.db, t.p.tgt, keyRange{})
-	if err != nil {
-		return err
-	}
-	d := chunkDone{rows: sum.count}
-	if tsum != sum {
-		var srcRows, tgtRows map[string][]row
-		if t.live() {
-			sn, err := t.ck.src.beginSnapshot(ctx)
-			if err != nil {
-				return err
-			}
-			srcRows, err = wholeRows(ctx, sn.conn, t.p.src)
-			sn.close()
-			if err != nil {
-				return err
-			}
-			if err := t.ck.waiter.wait(ctx, sn.pos); err != nil {
-				return fmt.Errorf("table %s: %w", t.p.srcName, err)
-			}
-		} else if srcRows, err = wholeRows(ctx, t.ck.src.db, t.p.src); err != nil {
+	q := queryer(t.ck.src.db)
+	var pos change.Position
+	if t.live() {
+		sn, err := t.ck.src.beginSnapshot(ctx)
+		if err != nil {
 			return err
 		}
-		if tgtRows, err = wholeRows(ctx, t.ck.tgt.db, t.p.tgt); err != nil {
+		defer sn.close()
+		q, pos = sn.conn, sn.pos
+	}
+	sum, err := sideSum(ctx, q, t.p.src, keyRange{})
+	if err != nil {
+		return err
+	}
+	tr := t.targetSum(ctx, keyRange{}, pos)
+	if tr.err != nil {
+		return tr.err
+	}
+	d := chunkDone{rows: sum.count}
+	if tr.sum != sum {
+		// The same snapshot again: the target has applied its position.
+		srcRows, err := wholeRows(ctx, q, t.p.src)
+		if err != nil {
+			return err
+		}
+		tgtRows, err := wholeRows(ctx, t.ck.tgt.db, t.p.tgt)
+		if err != nil {
 			return err
 		}
 		for h, rs := range srcRows {
@@ -314,12 +336,11 @@ func (ck *Checker) takeSizer() *sizer {
 	if ck.sizer == nil {
 		return newSizer(ck.opts)
 	}
-	s := *ck.sizer
-	return &s
+	return ck.sizer.clone()
 }
 
 func (ck *Checker) putSizer(s *sizer) {
 	ck.sizerMu.Lock()
 	defer ck.sizerMu.Unlock()
-	ck.sizer = s
+	ck.sizer = s.clone()
 }

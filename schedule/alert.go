@@ -111,8 +111,8 @@ func (a *alerter) deliver(ctx context.Context, m alertMsg) {
 	a.s.log.Warn("alert webhook failed; alert dropped", "url", m.url, "job", m.alert.Job, "event", m.alert.Event, "err", last)
 }
 
-func (s *Scheduler) alertFailed(job Compiled, r store.Run, up store.RunUpdate) {
-	s.alerts.send(job, Alert{Event: "job.failed", RunID: r.ID, ScheduledTime: r.ScheduledTime.UTC(), Status: up.Status, Attempt: up.Attempt, Error: up.Error})
+func (s *Scheduler) alertFailed(job *Compiled, r store.Run, up store.RunUpdate) {
+	s.alerts.send(*job, Alert{Event: "job.failed", RunID: r.ID, ScheduledTime: r.ScheduledTime.UTC(), Status: up.Status, Attempt: up.Attempt, Error: up.Error})
 }
 
 func (s *Scheduler) alertMissed(job Compiled, rs []store.Run) {

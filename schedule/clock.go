@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,4 +71,14 @@ func (c *dbClock) sample(ctx context.Context) error {
 	}
 	c.offset.Store(int64(best.offset))
 	return nil
+}
+
+// waitUntil returns once the clock has reached t, yielding the processor
+// meanwhile. It is for the last millisecond or two before a start, which a
+// timer cannot hit: timers fire late by up to a millisecond, and by more
+// when the machine is busy.
+func (c *dbClock) waitUntil(t time.Time) {
+	for c.Now().Before(t) {
+		runtime.Gosched()
+	}
 }

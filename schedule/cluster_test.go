@@ -80,8 +80,9 @@ func TestThreeNodesKillOne(t *testing.T) {
 	for round := 0; round < 4; round++ {
 		time.Sleep(2 * time.Second)
 		// Kill 150ms before a second begins: the victim holds claims for
-		// that second (owners claim 750ms ahead) and has not started them,
-		// so its death leaves runs for another node to settle.
+		// that second and the next few (owners claim Lead ahead) and has
+		// not started them, so its death leaves runs for another node to
+		// settle.
 		now := nodes[0].s.Now()
 		wait := now.Truncate(time.Second).Add(850 * time.Millisecond).Sub(now)
 		if wait < 0 {

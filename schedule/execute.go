@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-db/sluice/store"
@@ -15,46 +17,106 @@ import (
 
 func itoa[T int | int64](n T) string { return strconv.FormatInt(int64(n), 10) }
 
-// execute runs one attempt of a run this node holds, and writes its outcome.
-func (s *Scheduler) execute(it startItem) {
+// execute runs one attempt of a run this node holds, and queues its
+// outcome. It is the start path of every fire: what it does before the
+// kind's Run is part of the fire delay, so it touches no database for jobs
+// whose overlap policy is allow, and only sharded locks. The common case (a
+// first attempt of such a job, without a timeout) takes a short path with
+// a small stack frame: a goroutine that outgrows its first stack pays for
+// copying it, thousands of times per burst.
+func (s *Scheduler) execute(it *startItem, woke time.Time) {
 	defer s.starts.wg.Done()
-	r := it.run
-	up := store.RunUpdate{ID: r.ID, Attempt: it.attempt}
-	job, ok := s.claims.job(r.JobID)
-	if !ok {
-		up.Status, up.FinishedAt, up.Error = store.RunCancelled, s.clock.Now(), "the job was deleted before the run started"
+	job, ok := s.claims.jobRef(it.run.JobID)
+	if !ok || job.Job.Paused || job.Overlap != OverlapAllow || job.Job.Timeout > 0 || it.history != "" {
+		s.executeFull(it, woke)
+		return
+	}
+	ctx, ar := s.starts.register(it)
+	started := s.clock.Now()
+	s.starts.setStarted(ar, started, false)
+	s.starts.burst.Add(-1)
+	s.stats.Started.Add(1)
+	out := &boundedOutput{max: MaxOutput}
+	err := runKind(ctx, job.kind, job.Job.Kind, RunInfo{RunID: it.run.ID, JobID: it.run.JobID, JobName: job.Job.Name,
+		ScheduledTime: it.run.ScheduledTime, Attempt: it.attempt, NodeID: s.NodeID()}, job.config, out)
+	finished := s.clock.Now()
+	s.trace(it, woke, started, finished)
+	if err != nil || out.len() > 0 {
+		s.ended(job, it, ctx, started, finished, out, err)
+	} else {
+		s.writer.add(store.RunUpdate{ID: it.run.ID, JobID: it.run.JobID, ScheduledTime: it.run.ScheduledTime, Attempt: it.attempt,
+			Status: store.RunSucceeded, StartedAt: started, FinishedAt: finished})
+		s.stats.Succeeded.Add(1)
+	}
+	s.starts.unregister(ar)
+}
+
+// trace hands an attempt's timings to Options.Trace.
+func (s *Scheduler) trace(it *startItem, woke, started, finished time.Time) {
+	if s.opts.Trace != nil {
+		s.opts.Trace(FireTrace{RunID: it.run.ID, JobID: it.run.JobID, ScheduledTime: it.run.ScheduledTime, Attempt: it.attempt,
+			Ready: it.ready, Woke: woke, Started: started, Finished: finished})
+	}
+}
+
+// execute runs one attempt of a run this node holds, and writes its outcome.
+// It is the start path of every fire: what it does before the kind's Run is
+// part of the fire delay, so it touches no database for jobs whose overlap
+// policy is allow, and only sharded locks.
+//
+//go:noinline
+func (s *Scheduler) executeFull(it *startItem, woke time.Time) {
+	burst := true
+	defer func() {
+		if burst {
+			s.starts.burst.Add(-1)
+		}
+	}()
+	r := &it.run
+	job, ok := s.claims.jobRef(r.JobID)
+	if !ok || job.Job.Paused {
+		up := store.RunUpdate{ID: r.ID, JobID: r.JobID, ScheduledTime: r.ScheduledTime, Attempt: it.attempt, FinishedAt: s.clock.Now()}
+		up.Status, up.Error = store.RunCancelled, "the job was deleted before the run started"
+		if ok {
+			up.Status, up.Error = store.RunSkipped, "the job is paused"
+		}
 		s.writer.add(up)
 		return
 	}
-	if job.Job.Paused {
-		up.Status, up.FinishedAt, up.Error = store.RunSkipped, s.clock.Now(), "the job is paused"
-		s.writer.add(up)
-		return
-	}
-	ctx, ar := s.starts.register(r.ID, r.JobID)
+	ctx, ar := s.starts.register(it)
 	defer s.starts.unregister(ar)
 
-	strict := job.Overlap != OverlapAllow
-	if strict {
+	var started time.Time
+	if job.Overlap != OverlapAllow {
+		// Out of the burst: the overlap policy reads the table, and may
+		// wait for another run.
+		s.starts.burst.Add(-1)
+		burst = false
+		up := store.RunUpdate{ID: r.ID, JobID: r.JobID, ScheduledTime: r.ScheduledTime, Attempt: it.attempt}
 		proceed, err := s.resolveOverlap(ctx, job, r, ar, &up)
 		if err != nil || !proceed {
 			if err != nil {
 				up.Status, up.Error = store.RunFailed, err.Error()
 			}
 			up.FinishedAt = s.clock.Now()
-			s.finish(job, r, it, up)
+			s.finish(job, r, it.attempt, it.history, up)
 			return
 		}
-	}
-	up.Status, up.StartedAt = store.RunRunning, s.clock.Now()
-	if strict {
 		// The overlap policy of other runs reads this row: it must be
 		// written before the run does anything.
+		started = s.clock.Now()
+		s.starts.setStarted(ar, started, true)
+		up.Status, up.StartedAt = store.RunRunning, started
 		if err := s.writer.writeNow(ctx, up); err != nil {
 			s.log.Warn("mark run running", "run", r.ID, "err", err)
 		}
 	} else {
-		s.writer.add(up)
+		// The run writer records it as running if it is still going at
+		// its next flush; a short run is written once, when it ends.
+		started = s.clock.Now()
+		s.starts.setStarted(ar, started, false)
+		s.starts.burst.Add(-1)
+		burst = false
 	}
 	s.stats.Started.Add(1)
 
@@ -68,14 +130,21 @@ func (s *Scheduler) execute(it startItem) {
 	if it.history != "" {
 		out.Write([]byte(it.history))
 	}
-	info := RunInfo{RunID: r.ID, JobID: r.JobID, JobName: job.Job.Name, ScheduledTime: r.ScheduledTime, Attempt: it.attempt, NodeID: s.NodeID()}
-	err := runKind(runCtx, s.kinds[job.Job.Kind], job.Job.Kind, info, json.RawMessage(job.Job.Config), out)
-	up.FinishedAt = s.clock.Now()
-	up.Output = out.String()
-	switch {
-	case err == nil:
-		up.Status = store.RunSucceeded
-	default:
+	err := runKind(runCtx, job.kind, job.Job.Kind, RunInfo{RunID: r.ID, JobID: r.JobID, JobName: job.Job.Name, ScheduledTime: r.ScheduledTime,
+		Attempt: it.attempt, NodeID: s.NodeID()}, job.config, out)
+	finished := s.clock.Now()
+	s.trace(it, woke, started, finished)
+	s.ended(job, it, runCtx, started, finished, out, err)
+}
+
+// ended writes the outcome of an attempt.
+//
+//go:noinline
+func (s *Scheduler) ended(job *Compiled, it *startItem, runCtx context.Context, started, finished time.Time, out *boundedOutput, err error) {
+	r := &it.run
+	up := store.RunUpdate{ID: r.ID, JobID: r.JobID, ScheduledTime: r.ScheduledTime, Attempt: it.attempt, Status: store.RunSucceeded,
+		StartedAt: started, FinishedAt: finished, Output: out.String()}
+	if err != nil {
 		up.Status, up.Error = store.RunFailed, err.Error()
 		cause := context.Cause(runCtx)
 		var rep replacedError
@@ -91,7 +160,23 @@ func (s *Scheduler) execute(it startItem) {
 			up.Error = "the node stopped during the attempt: " + err.Error()
 		}
 	}
-	s.finish(job, r, it, up)
+	s.finish(job, r, it.attempt, it.history, up)
+}
+
+// FireTrace tells where one attempt's start delay went: Ready is when its
+// run row was claimed and handed to the starter (after Scheduled when the
+// claim came late), Woke when the starter woke for its instant, Started
+// when the attempt began (just before the kind's Run), Finished when Run
+// returned. Options.Trace receives one per attempt, after it ended.
+type FireTrace struct {
+	RunID         int64
+	JobID         int64
+	ScheduledTime time.Time
+	Attempt       int
+	Ready         time.Time
+	Woke          time.Time
+	Started       time.Time
+	Finished      time.Time
 }
 
 // runKind runs a kind, turning a panic into a failed attempt: a bad kind
@@ -108,15 +193,17 @@ func runKind(ctx context.Context, k Kind, name string, info RunInfo, cfg json.Ra
 	return k.Run(ctx, info, cfg, out)
 }
 
-// finish writes a run's outcome: final, or a retry to come.
-func (s *Scheduler) finish(job Compiled, r store.Run, it startItem, up store.RunUpdate) {
+// finish writes a run's outcome (of attempt, after the attempts told by
+// history): final, or a retry to come.
+func (s *Scheduler) finish(job *Compiled, r *store.Run, attempt int, history string, up store.RunUpdate) {
+	up.JobID, up.ScheduledTime = r.JobID, r.ScheduledTime
 	retryable := up.Status == store.RunFailed || up.Status == store.RunTimedOut
-	if retryable && it.attempt <= job.Job.MaxRetries {
-		history := it.history + fmt.Sprintf("[attempt %d %s: %s]\n", it.attempt, up.Status, up.Error)
+	if retryable && attempt <= job.Job.MaxRetries {
+		history += fmt.Sprintf("[attempt %d %s: %s]\n", attempt, up.Status, up.Error)
 		up.Status = store.RunRetrying
-		up.RetryAt = up.FinishedAt.Add(Backoff(job.Job.RetryBackoff, it.attempt))
+		up.RetryAt = up.FinishedAt.Add(Backoff(job.Job.RetryBackoff, attempt))
 		s.writer.add(up)
-		s.starts.add(startItem{run: r, at: up.RetryAt, attempt: it.attempt + 1, history: history})
+		s.starts.add(startItem{run: *r, at: up.RetryAt, attempt: attempt + 1, history: history, ready: s.clock.Now()})
 		return
 	}
 	s.writer.add(up)
@@ -125,13 +212,13 @@ func (s *Scheduler) finish(job Compiled, r store.Run, it startItem, up store.Run
 		s.stats.Succeeded.Add(1)
 	case store.RunFailed, store.RunTimedOut:
 		s.stats.Failed.Add(1)
-		s.alertFailed(job, r, up)
+		s.alertFailed(job, *r, up)
 	}
 }
 
 // resolveOverlap applies the job's overlap policy before a run starts. It
 // returns false (with up filled in) when the run must not start.
-func (s *Scheduler) resolveOverlap(ctx context.Context, job Compiled, r store.Run, ar *activeRun, up *store.RunUpdate) (bool, error) {
+func (s *Scheduler) resolveOverlap(ctx context.Context, job *Compiled, r *store.Run, ar *activeRun, up *store.RunUpdate) (bool, error) {
 	for {
 		running, queued, err := s.otherRuns(ctx, r)
 		if err != nil {
@@ -169,7 +256,7 @@ func (s *Scheduler) resolveOverlap(ctx context.Context, job Compiled, r store.Ru
 		case OverlapWait:
 			if !iAmQueued {
 				s.starts.setQueued(ar, true)
-				q := store.RunUpdate{ID: r.ID, Attempt: up.Attempt, Status: store.RunQueued}
+				q := store.RunUpdate{ID: r.ID, JobID: r.JobID, ScheduledTime: r.ScheduledTime, Attempt: up.Attempt, Status: store.RunQueued}
 				if err := s.writer.writeNow(ctx, q); err != nil {
 					return false, err
 				}
@@ -186,7 +273,7 @@ func (s *Scheduler) resolveOverlap(ctx context.Context, job Compiled, r store.Ru
 
 // otherRuns lists the job's other runs that are running or queued, here
 // and on other nodes.
-func (s *Scheduler) otherRuns(ctx context.Context, r store.Run) (running, queued []int64, err error) {
+func (s *Scheduler) otherRuns(ctx context.Context, r *store.Run) (running, queued []int64, err error) {
 	seen := map[int64]bool{}
 	for _, ar := range s.starts.jobActive(r.JobID, r.ID) {
 		seen[ar.runID] = true
@@ -196,7 +283,8 @@ func (s *Scheduler) otherRuns(ctx context.Context, r store.Run) (running, queued
 			running = append(running, ar.runID)
 		}
 	}
-	remote, err := s.st.ActiveJobRuns(ctx, r.JobID, r.ID)
+	from, old := s.runsWhere()
+	remote, err := s.st.ActiveJobRuns(ctx, r.JobID, r.ID, from, old)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,38 +303,48 @@ func (s *Scheduler) otherRuns(ctx context.Context, r store.Run) (running, queued
 }
 
 // runWriter batches run state writes: at thousands of fires a second, one
-// UPDATE per state change would be the bottleneck. Updates to the same run
-// coalesce; the latest wins.
+// UPDATE per state change would be the bottleneck, and no run may wait for
+// a write to start. Ends are queued on a few sharded buffers; a flush every
+// FlushInterval writes them, and marks running the runs that started since
+// and are still going. Updates to the same run coalesce; the latest wins.
 type runWriter struct {
 	s       *Scheduler
-	mu      sync.Mutex
-	pending map[int64]store.RunUpdate
-	order   []int64
+	shards  [writerShards]writerShard
+	queued  atomic.Int64
 	kick    chan struct{}
 	flushMu sync.Mutex
+	// pending holds the updates taken from the queue and not yet written
+	// (older than anything queued since), one per run. It and the buffers
+	// reused by each collect (buf, pos) are guarded by flushMu.
+	pending []store.RunUpdate
+	buf     []store.RunUpdate
+	pos     map[int64]int
+}
+
+type writerShard struct {
+	mu         sync.Mutex
+	ups, spare []store.RunUpdate
 }
 
 const (
-	writerInterval = 10 * time.Millisecond
-	writerBatch    = 500
+	writerShards = 8
+	// writerKick is the queue length that starts a flush before its time.
+	writerKick = 20000
 )
 
 func newRunWriter(s *Scheduler) *runWriter {
-	return &runWriter{s: s, pending: map[int64]store.RunUpdate{}, kick: make(chan struct{}, 1)}
+	return &runWriter{s: s, kick: make(chan struct{}, 1), pos: map[int64]int{}}
 }
 
 func (w *runWriter) add(up store.RunUpdate) {
 	if w.s.crashed.Load() {
 		return
 	}
-	w.mu.Lock()
-	if _, ok := w.pending[up.ID]; !ok {
-		w.order = append(w.order, up.ID)
-	}
-	w.pending[up.ID] = up
-	n := len(w.order)
-	w.mu.Unlock()
-	if n >= writerBatch {
+	sh := &w.shards[uint64(up.ID)%writerShards]
+	sh.mu.Lock()
+	sh.ups = append(sh.ups, up)
+	sh.mu.Unlock()
+	if w.queued.Add(1) >= writerKick {
 		select {
 		case w.kick <- struct{}{}:
 		default:
@@ -261,7 +359,7 @@ func (w *runWriter) writeNow(ctx context.Context, up store.RunUpdate) error {
 }
 
 func (w *runWriter) loop(ctx context.Context) {
-	t := time.NewTicker(writerInterval)
+	t := time.NewTicker(w.s.opts.FlushInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -270,45 +368,116 @@ func (w *runWriter) loop(ctx context.Context) {
 		case <-t.C:
 		case <-w.kick:
 		}
-		if err := w.flush(ctx); err != nil && ctx.Err() == nil {
+		if err := w.flushPaced(ctx); err != nil && ctx.Err() == nil {
 			w.s.log.Warn("write run states", "err", err)
 		}
 	}
 }
 
+// flushPiece bounds the updates written in one paced write: a piece must
+// fit between two bursts of starts, where a whole second's worth of ends
+// may not.
+const flushPiece = 2000
+
+// flushPaced writes what is queued, piece by piece, each in a quiet window.
+func (w *runWriter) flushPaced(ctx context.Context) error {
+	w.flushMu.Lock()
+	w.collect()
+	left := len(w.pending)
+	w.flushMu.Unlock()
+	for left > 0 {
+		var err error
+		if !w.s.pace.do(ctx, opFlush, time.Time{}, func() {
+			w.flushMu.Lock()
+			defer w.flushMu.Unlock()
+			err = w.write(ctx, flushPiece)
+			left = len(w.pending)
+		}) {
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush writes everything queued before it returns.
 func (w *runWriter) flush(ctx context.Context) error {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
+	w.collect()
+	return w.write(ctx, len(w.pending))
+}
+
+// collect moves the queued updates, and the running state of runs that
+// started since the last collect, to pending, coalescing: the last update
+// of each run wins, in the order of firsts. Called with flushMu held.
+func (w *runWriter) collect() {
 	if w.s.crashed.Load() {
-		return nil
+		return
 	}
-	w.mu.Lock()
-	if len(w.order) == 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	ups := make([]store.RunUpdate, 0, len(w.order))
-	for _, id := range w.order {
-		ups = append(ups, w.pending[id])
-	}
-	w.pending = map[int64]store.RunUpdate{}
-	w.order = nil
-	w.mu.Unlock()
-	n, err := w.s.st.UpdateRuns(ctx, w.s.NodeID(), ups)
-	if err != nil {
-		// Keep them for the next flush, unless a newer state came in.
-		w.mu.Lock()
-		for _, up := range ups {
-			if _, ok := w.pending[up.ID]; !ok {
-				w.pending[up.ID] = up
-				w.order = append(w.order, up.ID)
-			}
+	// Running states first, then the queued ones over them: a run that
+	// ended after it was seen running has its end queued, and the end wins
+	// (here, or in the next collect if it came after the queue was taken).
+	ups := w.buf[:0]
+	w.s.starts.each(func(ar *activeRun) {
+		if !ar.started.IsZero() && !ar.queued && !ar.runningWritten {
+			ar.runningWritten = true
+			ups = append(ups, store.RunUpdate{ID: ar.runID, JobID: ar.jobID, ScheduledTime: ar.sched, Status: store.RunRunning,
+				Attempt: ar.attempt, StartedAt: ar.started})
 		}
-		w.mu.Unlock()
+	})
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		q := sh.ups
+		// The shard's next buffer is the one it had last time (the runs
+		// end at about the same rate each time): no regrowing.
+		sh.ups, sh.spare = sh.spare[:0], q
+		sh.mu.Unlock()
+		w.queued.Add(-int64(len(q)))
+		ups = append(ups, q...)
+	}
+	w.buf = ups
+	if len(ups) == 0 {
+		return
+	}
+	clear(w.pos)
+	for i, up := range w.pending {
+		w.pos[up.ID] = i
+	}
+	for _, up := range ups {
+		if i, ok := w.pos[up.ID]; ok {
+			w.pending[i] = up
+			continue
+		}
+		w.pos[up.ID] = len(w.pending)
+		w.pending = append(w.pending, up)
+	}
+}
+
+// write writes up to n pending updates, oldest first; what is not written
+// stays pending. Called with flushMu held.
+func (w *runWriter) write(ctx context.Context, n int) error {
+	if w.s.crashed.Load() || len(w.pending) == 0 {
+		return nil
+	}
+	batch := w.pending[:min(n, len(w.pending))]
+	written, err := w.s.st.UpdateRuns(ctx, w.s.NodeID(), batch)
+	if err != nil {
 		return err
 	}
-	if int(n) < len(ups) {
-		w.s.log.Warn("runs were taken over by another node; their state from this node was not written", "runs", len(ups)-int(n))
+	var final []int64
+	for _, up := range batch {
+		if !slices.Contains(store.ActiveRunStatuses, up.Status) {
+			final = append(final, up.ID)
+		}
 	}
+	w.s.held.done(final)
+	if int(written) < len(batch) {
+		w.s.log.Warn("runs were taken over by another node; their state from this node was not written", "runs", len(batch)-int(written))
+	}
+	w.pending = append(w.pending[:0], w.pending[len(batch):]...)
 	return nil
 }

@@ -16,6 +16,9 @@ type Compiled struct {
 	Schedule Schedule
 	Policy   Policy
 	Overlap  OverlapPolicy
+	// kind and config are what a run needs, looked up and converted once.
+	kind   Kind
+	config json.RawMessage
 }
 
 // Compile checks a job row (as written by sluice or by hand with SQL) and
@@ -54,7 +57,8 @@ func Compile(j store.Job, kinds Kinds) (Compiled, error) {
 			return c, fmt.Errorf("%s: alert_url %q: want an http or https URL", where, j.AlertURL)
 		}
 	}
-	if !json.Valid([]byte(j.Config)) {
+	c.config = json.RawMessage(j.Config)
+	if !json.Valid(c.config) {
 		return c, fmt.Errorf("%s: config is not valid JSON", where)
 	}
 	if kinds != nil {
@@ -62,6 +66,7 @@ func Compile(j store.Job, kinds Kinds) (Compiled, error) {
 		if !ok {
 			return c, fmt.Errorf("%s: unknown kind %q (known: %s)", where, j.Kind, kinds.names())
 		}
+		c.kind = k
 		if err := k.Validate(json.RawMessage(j.Config)); err != nil {
 			return c, fmt.Errorf("%s: %s config: %w", where, j.Kind, err)
 		}

@@ -91,6 +91,13 @@ func (b *boundedOutput) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// len is how much was kept.
+func (b *boundedOutput) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.buf) + int(min(b.truncated, 1))
+}
+
 func (b *boundedOutput) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

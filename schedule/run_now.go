@@ -37,13 +37,19 @@ func (s *Scheduler) RunNow(ctx context.Context, jobID int64) (store.Run, error) 
 	// millisecond, which a cron fire (whole seconds) rarely shares.
 	at := s.clock.Now().Truncate(time.Millisecond)
 	for try := 0; try < 3; try++ {
+		claimed := s.held.beginClaim()
 		runs, err := s.st.ClaimFires(ctx, s.NodeID(), randomToken(), []store.Fire{{JobID: jobID, ScheduledTime: at, Status: store.RunClaimed}})
 		if err != nil {
+			claimed()
 			return store.Run{}, fmt.Errorf("run job %q now: %w", job.Job.Name, err)
 		}
 		if len(runs) == 1 {
+			s.held.add([]int64{runs[0].ID}, s.clock.Now(), false)
+		}
+		claimed()
+		if len(runs) == 1 {
 			s.stats.Claimed.Add(1)
-			s.starts.add(startItem{run: runs[0], at: at, attempt: runs[0].Attempt})
+			s.starts.add(startItem{run: runs[0], at: at, attempt: runs[0].Attempt, ready: s.clock.Now()})
 			return runs[0], nil
 		}
 		at = at.Add(time.Millisecond)

@@ -26,11 +26,28 @@ type Options struct {
 	NodeID string
 	// Kinds are the job kinds this node can run; default DefaultKinds.
 	Kinds Kinds
-	// Lead is how long before a fire its run row is claimed, so that the
-	// database round trip is off the fire's critical path. Default 750ms:
-	// not a whole second, so that claiming the fires of second-level jobs
-	// does not coincide with starting the previous second's.
+	// Lead is how long before a fire the job's owner claims its run row,
+	// so that no database write is on the fire's path: the run starts from
+	// memory at its time. Default 4.3s: claims can wait for a quiet moment
+	// (between bursts of starts) and still be made with seconds to spare
+	// when the database is slow, and the owner's progress reaches the other
+	// nodes (through the nodes table, at heartbeats) well before they look;
+	// not a whole number of seconds, so that claiming the fires of
+	// second-level jobs does not coincide with starting the current
+	// second's.
 	Lead time.Duration
+	// HelperLead is how long before a fire a node that does not own the job
+	// checks that the owner has claimed it, and claims it itself if not
+	// (the owner died or stalls). Default 400ms; less than Lead.
+	HelperLead time.Duration
+	// FlushInterval is how often run states are written, in one batch.
+	// Default 250ms. Overlap policies other than allow write a run's start
+	// at once.
+	FlushInterval time.Duration
+	// Trace, when set, receives where each attempt's start delay went
+	// (benchmarks use it). It is called after the attempt, off the start
+	// path, from many goroutines at once.
+	Trace func(FireTrace)
 	// Heartbeat is how often the node renews its lease and looks at the
 	// other nodes; Lease is how long a lease lasts. A node whose lease ran
 	// out is dead: another node settles its runs. Defaults 500ms and 3s.
@@ -63,7 +80,13 @@ func (o *Options) setDefaults() {
 		o.NodeID = newNodeID()
 	}
 	if o.Lead <= 0 {
-		o.Lead = 750 * time.Millisecond
+		o.Lead = 4300 * time.Millisecond
+	}
+	if o.HelperLead <= 0 {
+		o.HelperLead = 400 * time.Millisecond
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 250 * time.Millisecond
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 500 * time.Millisecond
@@ -126,8 +149,9 @@ type Scheduler struct {
 	kinds Kinds
 	clock *dbClock
 
-	nodeMu sync.RWMutex
-	nodeID string
+	nodeID atomic.Pointer[string]
+	// runKinds are the kinds this node runs, as published.
+	runKinds []string
 
 	// leaseUntil is the local monotonic deadline (as nanoseconds since
 	// base) after which this node must not start runs: its lease may have
@@ -135,12 +159,20 @@ type Scheduler struct {
 	base       time.Time
 	leaseUntil atomic.Int64
 
-	claims  *claimer
-	starts  *starter
-	writer  *runWriter
-	alerts  *alerter
-	stats   Stats
-	started atomic.Bool
+	claims *claimer
+	starts *starter
+	writer *runWriter
+	pace   *pacer
+	held   *heldRuns
+	// peers is the nodes table as last read (for where other nodes' runs
+	// are).
+	peers atomic.Pointer[[]store.Node]
+	// surveyMu keeps a survey (which may take runs over under this node's
+	// id) and a rejoin (which changes the id) apart.
+	surveyMu sync.Mutex
+	alerts   *alerter
+	stats    Stats
+	started  atomic.Bool
 	// crashed makes the node fall silent at once, as if its process were
 	// killed: tests use it to kill a node in-process.
 	crashed atomic.Bool
@@ -150,6 +182,7 @@ type Scheduler struct {
 type Stats struct {
 	Claimed   atomic.Int64 // run rows this node won
 	Lost      atomic.Int64 // fires another node had claimed first
+	FilledIn  atomic.Int64 // fires of other nodes' jobs this node tried to claim: their owner had not
 	Started   atomic.Int64 // attempts started
 	Succeeded atomic.Int64
 	Failed    atomic.Int64
@@ -169,28 +202,32 @@ func New(st *store.Store, opts Options) (*Scheduler, error) {
 	if opts.Lease <= 2*opts.Heartbeat {
 		return nil, fmt.Errorf("new scheduler: lease %s must be more than two heartbeats (%s)", opts.Lease, opts.Heartbeat)
 	}
-	s := &Scheduler{
-		st:     st,
-		opts:   opts,
-		log:    opts.Logger.With("component", "scheduler"),
-		kinds:  opts.Kinds,
-		nodeID: opts.NodeID,
-		base:   time.Now(),
+	if opts.HelperLead >= opts.Lead {
+		return nil, fmt.Errorf("new scheduler: helper lead %s must be less than lead %s", opts.HelperLead, opts.Lead)
 	}
+	s := &Scheduler{
+		st:       st,
+		opts:     opts,
+		log:      opts.Logger.With("component", "scheduler"),
+		kinds:    opts.Kinds,
+		runKinds: opts.Kinds.runnable(),
+		base:     time.Now(),
+	}
+	s.setNodeID(opts.NodeID)
 	s.clock = &dbClock{st: st}
 	s.claims = newClaimer(s)
 	s.starts = newStarter(s)
 	s.writer = newRunWriter(s)
+	s.pace = newPacer(s)
+	s.held = newHeldRuns()
 	s.alerts = newAlerter(s)
 	return s, nil
 }
 
 // NodeID is the node's current id.
-func (s *Scheduler) NodeID() string {
-	s.nodeMu.RLock()
-	defer s.nodeMu.RUnlock()
-	return s.nodeID
-}
+func (s *Scheduler) NodeID() string { return *s.nodeID.Load() }
+
+func (s *Scheduler) setNodeID(id string) { s.nodeID.Store(&id) }
 
 // Stats returns the node's counters.
 func (s *Scheduler) Stats() *Stats { return &s.stats }
@@ -214,6 +251,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.clock.sync(ctx); err != nil {
 		return err
 	}
+	maxID, err := s.st.MaxRunID(ctx)
+	if err != nil {
+		return err
+	}
+	s.held.seen(maxID)
 	if err := s.register(ctx); err != nil {
 		return err
 	}
@@ -228,7 +270,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
-	loops := []func(context.Context){s.claims.loop, s.starts.loop, s.heartbeatLoop, s.claims.pollLoop}
+	loops := []func(context.Context){s.claims.loop, s.starts.loop, s.heartbeatLoop, s.surveyLoop, s.claims.pollLoop}
 	for _, f := range loops {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
@@ -256,7 +298,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) crash() {
 	s.crashed.Store(true)
 	s.leaseUntil.Store(0)
-	s.starts.cancelBase(errCrashed)
+	s.starts.cancelAll(errCrashed)
 }
 
 // stop is the clean shutdown after the loops have ended.
@@ -277,7 +319,7 @@ func (s *Scheduler) stop(ctx context.Context) {
 func (s *Scheduler) register(ctx context.Context) error {
 	host, _ := os.Hostname()
 	sent := time.Since(s.base)
-	err := s.st.RegisterNode(ctx, store.Node{ID: s.NodeID(), Host: host, PID: os.Getpid(), Version: s.opts.Version}, s.opts.Lease)
+	err := s.st.RegisterNode(ctx, store.Node{ID: s.NodeID(), Host: host, PID: os.Getpid(), Version: s.opts.Version, Kinds: s.runKinds}, s.opts.Lease)
 	if err != nil {
 		return err
 	}

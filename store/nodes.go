@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,6 +28,57 @@ type Node struct {
 	LeaseExpiresAt time.Time
 	// Expired says the lease has run out by the meta store's clock.
 	Expired bool
+	// Kinds are the job kinds the node runs, sorted.
+	Kinds []string
+	// MembersHash names the view of the alive nodes the node last
+	// scheduled by; ClaimedThrough is the time through which the node has a
+	// run row for every fire of the jobs it owns in that view (zero: none
+	// published). Nodes with the same view agree on who owns each job.
+	MembersHash    int64
+	ClaimedThrough time.Time
+	// RunsFrom and OldRuns say where the node's runs that are not final
+	// are: each has an id of at least RunsFrom, or is in OldRuns. RunsFrom
+	// 0: not published (every row of the node must be looked at).
+	RunsFrom int64
+	OldRuns  []int64
+}
+
+// NodeProgress is what a node publishes with each lease renewal.
+type NodeProgress struct {
+	MembersHash    int64
+	ClaimedThrough time.Time
+	RunsFrom       int64
+	OldRuns        []int64
+}
+
+func formatIDs(ids []int64) any {
+	if len(ids) == 0 {
+		return nil
+	}
+	b := make([]byte, 0, len(ids)*8)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(b)
+}
+
+func parseIDs(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse run id list: %w", err)
+		}
+		out[i] = id
+	}
+	return out, nil
 }
 
 // RegisterNode adds a node with a lease of the given length, timed by the
@@ -32,11 +86,11 @@ type Node struct {
 func (s *Store) RegisterNode(ctx context.Context, n Node, lease time.Duration) error {
 	nowExpr, nowArgs := s.nowSQL()
 	leaseExpr, leaseArgs := s.plusSQL(lease)
-	args := append([]any{n.ID, n.Host, n.PID, n.Version, NodeAlive}, nowArgs...)
+	args := append([]any{n.ID, n.Host, n.PID, n.Version, NodeAlive, strings.Join(n.Kinds, ",")}, nowArgs...)
 	args = append(args, nowArgs...)
 	args = append(args, leaseArgs...)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO nodes (id, host, pid, version, state, started_at, heartbeat_at, lease_expires_at)
- VALUES (?, ?, ?, ?, ?, `+nowExpr+`, `+nowExpr+`, `+leaseExpr+`)`, args...)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO nodes (id, host, pid, version, state, kinds, started_at, heartbeat_at, lease_expires_at)
+ VALUES (?, ?, ?, ?, ?, ?, `+nowExpr+`, `+nowExpr+`, `+leaseExpr+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", n.ID, err)
 	}
@@ -58,6 +112,32 @@ func (s *Store) RenewLease(ctx context.Context, id string, lease time.Duration) 
 	return n == 1, err
 }
 
+// Heartbeat renews an alive node's lease, as RenewLease does, and
+// publishes its progress in the same statement.
+func (s *Store) Heartbeat(ctx context.Context, id string, lease time.Duration, p NodeProgress) (bool, error) {
+	nowExpr, nowArgs := s.nowSQL()
+	leaseExpr, leaseArgs := s.plusSQL(lease)
+	args := append(append(nowArgs, leaseArgs...), p.MembersHash, nullTime(p.ClaimedThrough), p.RunsFrom, formatIDs(p.OldRuns), id, NodeAlive)
+	res, err := s.db.ExecContext(ctx, "UPDATE nodes SET heartbeat_at = "+nowExpr+", lease_expires_at = "+leaseExpr+
+		", members_hash = ?, claimed_through = ?, runs_from = ?, old_runs = ? WHERE id = ? AND state = ?", args...)
+	if err != nil {
+		return false, fmt.Errorf("renew lease of node %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// PublishRuns records where an alive node's runs are (see Node.RunsFrom),
+// between heartbeats: a node publishes the runs it is about to take over
+// before it takes them.
+func (s *Store) PublishRuns(ctx context.Context, id string, runsFrom int64, old []int64) error {
+	if _, err := s.db.ExecContext(ctx, "UPDATE nodes SET runs_from = ?, old_runs = ? WHERE id = ? AND state = ?",
+		runsFrom, formatIDs(old), id, NodeAlive); err != nil {
+		return fmt.Errorf("publish the runs of node %s: %w", id, err)
+	}
+	return nil
+}
+
 // Nodes lists the nodes that are alive in the table, with whether each
 // lease has expired by the meta store's clock, and those stopped cleanly
 // whose runs are not yet settled.
@@ -65,7 +145,7 @@ func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 	nowExpr, nowArgs := s.nowSQL()
 	args := append(nowArgs, NodeAlive, NodeStopped)
 	rows, err := s.db.QueryContext(ctx, `SELECT id, host, pid, version, state, started_at, heartbeat_at, lease_expires_at,
- CASE WHEN lease_expires_at < `+nowExpr+` THEN 1 ELSE 0 END FROM nodes WHERE state IN (?, ?) ORDER BY id`, args...)
+ kinds, members_hash, claimed_through, runs_from, old_runs, CASE WHEN lease_expires_at < `+nowExpr+` THEN 1 ELSE 0 END FROM nodes WHERE state IN (?, ?) ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
@@ -73,12 +153,23 @@ func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 	var out []Node
 	for rows.Next() {
 		var n Node
-		var started, hb, lease NullTime
+		var started, hb, lease, claimed NullTime
+		var kinds string
+		var old sql.NullString
 		var expired int
-		if err := rows.Scan(&n.ID, &n.Host, &n.PID, &n.Version, &n.State, &started, &hb, &lease, &expired); err != nil {
+		if err := rows.Scan(&n.ID, &n.Host, &n.PID, &n.Version, &n.State, &started, &hb, &lease, &kinds, &n.MembersHash, &claimed,
+			&n.RunsFrom, &old, &expired); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
+		var err error
+		if n.OldRuns, err = parseIDs(old.String); err != nil {
+			return nil, fmt.Errorf("list nodes: node %s: %w", n.ID, err)
+		}
 		n.StartedAt, n.HeartbeatAt, n.LeaseExpiresAt, n.Expired = started.Time, hb.Time, lease.Time, expired != 0
+		n.ClaimedThrough = claimed.Time
+		if kinds != "" {
+			n.Kinds = strings.Split(kinds, ",")
+		}
 		out = append(out, n)
 	}
 	return out, rows.Err()

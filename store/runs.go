@@ -65,99 +65,6 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	return r, err
 }
 
-// Fire is one (job, scheduled time) a node wants to own, and the status its
-// row starts with: claimed for a fire to run, missed for one the misfire
-// policy drops.
-type Fire struct {
-	JobID         int64
-	ScheduledTime time.Time
-	Status        string
-	Misfire       bool
-	Error         string
-}
-
-// claimChunk bounds the rows of one INSERT: SQLite binds at most 32766
-// values per statement (9 a row).
-const claimChunk = 2000
-
-// ClaimFires inserts a run row for each fire and returns the rows this call
-// created; fires another node already holds are left out. token must be
-// unique to the call (it finds the rows it made). This is the whole of the
-// exactly-once rule: the unique key (job_id, scheduled_time) admits one row
-// per fire, whichever node asks first.
-func (s *Store) ClaimFires(ctx context.Context, nodeID string, token int64, fires []Fire) ([]Run, error) {
-	if len(fires) == 0 {
-		return nil, nil
-	}
-	// Rows go in key order so that nodes claiming overlapping fires take
-	// their locks in the same order; InnoDB can still report a deadlock
-	// between two such inserts, and then the chunk is simply tried again.
-	fires = slices.Clone(fires)
-	slices.SortFunc(fires, func(a, b Fire) int {
-		if a.JobID != b.JobID {
-			return cmp.Compare(a.JobID, b.JobID)
-		}
-		return a.ScheduledTime.Compare(b.ScheduledTime)
-	})
-	insert := func(db execQuerier, chunk []Fire) error {
-		nowExpr, nowArgs := s.nowSQL()
-		var b strings.Builder
-		b.WriteString("INSERT INTO job_runs (job_id, scheduled_time, node_id, status, attempt, misfire, claim_token, claimed_at, finished_at, error) VALUES ")
-		args := make([]any, 0, len(chunk)*10)
-		for i, f := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?, ?, ?, ?, 1, ?, ?, " + nowExpr + ", ?, ?)")
-			var finished any
-			if f.Status == RunMissed {
-				finished = FormatTime(f.ScheduledTime)
-			}
-			args = append(args, f.JobID, FormatTime(f.ScheduledTime), nodeID, f.Status, boolInt(f.Misfire), token)
-			args = append(args, nowArgs...)
-			args = append(args, finished, nullString(f.Error))
-		}
-		b.WriteString(s.onConflictDoNothing("job_id, scheduled_time"))
-		_, err := db.ExecContext(ctx, b.String(), args...)
-		return err
-	}
-	var err error
-	if s.dialect == SQLite {
-		// One transaction: one fsync for the whole batch.
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			for start := 0; start < len(fires); start += claimChunk {
-				if err := insert(tx, fires[start:min(start+claimChunk, len(fires))]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	} else {
-		// Each chunk commits on its own: short lock sets, and a retried
-		// chunk does not redo the others.
-		for start := 0; start < len(fires) && err == nil; start += claimChunk {
-			chunk := fires[start:min(start+claimChunk, len(fires))]
-			for try := 0; ; try++ {
-				err = insert(s.db, chunk)
-				if err == nil || !retryable(err) || try == 10 {
-					break
-				}
-			}
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim %d fires for node %s: %w", len(fires), nodeID, err)
-	}
-	// The node's claimed rows are few (those waiting to start): the
-	// (node_id, status) index finds them, and the token picks this call's.
-	rows, err := s.db.QueryContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE node_id = ? AND status IN (?, ?) AND claim_token = ?",
-		nodeID, RunClaimed, RunMissed, token)
-	if err != nil {
-		return nil, fmt.Errorf("read claimed fires of node %s: %w", nodeID, err)
-	}
-	return collectRuns(rows)
-}
-
 // retryable says whether a MySQL error is a deadlock or lock wait timeout,
 // after which the statement can simply run again.
 func retryable(err error) bool {
@@ -200,121 +107,6 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// RunUpdate is the state a node writes for a run it owns.
-type RunUpdate struct {
-	ID         int64
-	Status     string
-	Attempt    int
-	StartedAt  time.Time
-	FinishedAt time.Time
-	RetryAt    time.Time
-	Output     string
-	Error      string
-}
-
-// updateChunk bounds the rows of one batched UPDATE; updateBytes bounds its
-// size (outputs can be 64 KiB each; max_allowed_packet is 16 MiB by default).
-const (
-	updateChunk = 5000
-	updateBytes = 4 << 20
-)
-
-// UpdateRuns writes the state of runs the node owns, many per statement.
-// Rows that another node has taken over (node_id moved) are not touched:
-// the count written says how many were.
-func (s *Store) UpdateRuns(ctx context.Context, nodeID string, ups []RunUpdate) (int64, error) {
-	var total int64
-	for start := 0; start < len(ups); {
-		end, size := start, 0
-		for end < len(ups) && end-start < updateChunk && (size < updateBytes || end == start) {
-			size += len(ups[end].Output) + len(ups[end].Error)
-			end++
-		}
-		var n int64
-		var err error
-		for try := 0; ; try++ {
-			n, err = s.updateRunChunk(ctx, nodeID, ups[start:end])
-			if err == nil || !retryable(err) || try == 10 {
-				break
-			}
-		}
-		if err != nil {
-			return total, fmt.Errorf("write %d runs of node %s: %w", end-start, nodeID, err)
-		}
-		total += n
-		start = end
-	}
-	return total, nil
-}
-
-func (s *Store) updateRunChunk(ctx context.Context, nodeID string, ups []RunUpdate) (int64, error) {
-	vals := func(u RunUpdate) []any {
-		return []any{u.Status, u.Attempt, nullTime(u.StartedAt), nullTime(u.FinishedAt), nullTime(u.RetryAt), nullString(u.Output), nullString(u.Error)}
-	}
-	if s.dialect == SQLite {
-		// In-process: one prepared statement per row inside one
-		// transaction is the fastest way SQLite has.
-		var total int64
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			stmt, err := tx.PrepareContext(ctx, `UPDATE job_runs SET status = ?, attempt = ?, started_at = ?, finished_at = ?, retry_at = ?, output = ?, error = ?
- WHERE id = ? AND node_id = ?`)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for _, u := range ups {
-				res, err := stmt.ExecContext(ctx, append(vals(u), u.ID, nodeID)...)
-				if err != nil {
-					return err
-				}
-				n, _ := res.RowsAffected()
-				total += n
-			}
-			return nil
-		})
-		return total, err
-	}
-	// MySQL: the new values go into a temporary table in one multi-row
-	// INSERT, and one UPDATE joins them on the primary key: a round trip
-	// per row, or a CASE per column, is the bottleneck at thousands of runs
-	// a second.
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS run_updates (
-  id BIGINT NOT NULL PRIMARY KEY, status VARCHAR(16) NOT NULL, attempt INT NOT NULL,
-  started_at DATETIME(6) NULL, finished_at DATETIME(6) NULL, retry_at DATETIME(6) NULL,
-  output MEDIUMTEXT NULL, error TEXT NULL)`); err != nil {
-		return 0, err
-	}
-	if _, err := conn.ExecContext(ctx, "DELETE FROM run_updates"); err != nil {
-		return 0, err
-	}
-	var b strings.Builder
-	args := make([]any, 0, len(ups)*8)
-	b.WriteString("INSERT INTO run_updates (id, status, attempt, started_at, finished_at, retry_at, output, error) VALUES ")
-	for i, u := range ups {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, u.ID)
-		args = append(args, vals(u)...)
-	}
-	if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
-		return 0, err
-	}
-	res, err := conn.ExecContext(ctx, `UPDATE job_runs r JOIN run_updates u ON r.id = u.id SET r.status = u.status, r.attempt = u.attempt,
- r.started_at = u.started_at, r.finished_at = u.finished_at, r.retry_at = u.retry_at, r.output = u.output, r.error = u.error
- WHERE r.node_id = ?`, nodeID)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
 // Run reads one run.
 func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE id = ?", id))
@@ -347,14 +139,55 @@ func (s *Store) RunsBetween(ctx context.Context, from, to time.Time) ([]Run, err
 }
 
 // NodeRuns lists the runs a node still owns (claimed, running, queued,
-// retrying): what a node that takes over a dead one has to settle.
-func (s *Store) NodeRuns(ctx context.Context, nodeID string) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE node_id = ? AND status IN (?, ?, ?, ?) ORDER BY job_id, scheduled_time",
-		nodeID, RunClaimed, RunRunning, RunQueued, RunRetrying)
-	if err != nil {
-		return nil, fmt.Errorf("list active runs of node %s: %w", nodeID, err)
+// retrying): what a node that takes over a dead one has to settle. No index
+// leads to them; the node published where they are (Node.RunsFrom and
+// OldRuns), so this reads the end of the primary key and the listed rows.
+// A node that published nothing has every row of it read.
+func (s *Store) NodeRuns(ctx context.Context, n Node) ([]Run, error) {
+	args := []any{n.ID, RunClaimed, RunRunning, RunQueued, RunRetrying}
+	where := "node_id = ? AND status IN (?, ?, ?, ?)"
+	var out []Run
+	read := func(q string, args ...any) error {
+		rows, err := s.db.QueryContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE "+q, args...)
+		if err != nil {
+			return fmt.Errorf("list active runs of node %s: %w", n.ID, err)
+		}
+		rs, err := collectRuns(rows)
+		out = append(out, rs...)
+		return err
 	}
-	return collectRuns(rows)
+	if n.RunsFrom <= 0 {
+		if err := read(where, args...); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := read("id >= ? AND "+where, append([]any{n.RunsFrom}, args...)...); err != nil {
+			return nil, err
+		}
+		for start := 0; start < len(n.OldRuns); start += 1000 {
+			chunk := n.OldRuns[start:min(start+1000, len(n.OldRuns))]
+			q, ids := inList(chunk)
+			if err := read("id IN ("+q+") AND id < ? AND "+where, append(append(ids, n.RunsFrom), args...)...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Run) int {
+		if a.JobID != b.JobID {
+			return cmp.Compare(a.JobID, b.JobID)
+		}
+		return a.ScheduledTime.Compare(b.ScheduledTime)
+	})
+	return out, nil
+}
+
+// inList is "?, ?, ..." for ids, and the ids as arguments.
+func inList(ids []int64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "?" + strings.Repeat(", ?", len(ids)-1), args
 }
 
 // TakeOverRun moves a run from a dead node to this one, if it is still the
@@ -369,14 +202,42 @@ func (s *Store) TakeOverRun(ctx context.Context, runID int64, from, to string, t
 }
 
 // ActiveJobRuns lists a job's runs that are running or queued, other than
-// run except: what the overlap policy looks at.
-func (s *Store) ActiveJobRuns(ctx context.Context, jobID, except int64) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE job_id = ? AND status IN (?, ?) AND id <> ? ORDER BY scheduled_time",
-		jobID, RunRunning, RunQueued, except)
-	if err != nil {
-		return nil, fmt.Errorf("list active runs of job %d: %w", jobID, err)
+// run except: what the overlap policy looks at. from and old say where the
+// alive nodes' runs are (the least Node.RunsFrom of them, and the union of
+// their OldRuns); from 0 reads every run of the job.
+func (s *Store) ActiveJobRuns(ctx context.Context, jobID, except, from int64, old []int64) ([]Run, error) {
+	var out []Run
+	read := func(q string, args ...any) error {
+		rows, err := s.db.QueryContext(ctx, "SELECT "+runColumns+" FROM job_runs WHERE "+q, args...)
+		if err != nil {
+			return fmt.Errorf("list active runs of job %d: %w", jobID, err)
+		}
+		rs, err := collectRuns(rows)
+		out = append(out, rs...)
+		return err
 	}
-	return collectRuns(rows)
+	// The unary + keeps SQLite's planner, which has no statistics, off the
+	// job's key (a job may have hundreds of thousands of rows) and on the
+	// end of the primary key.
+	where := "+job_id = ? AND status IN (?, ?) AND id <> ?"
+	args := []any{jobID, RunRunning, RunQueued, except}
+	if from <= 0 {
+		if err := read(where, args...); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := read("id >= ? AND "+where, append([]any{from}, args...)...); err != nil {
+			return nil, err
+		}
+		for start := 0; start < len(old); start += 1000 {
+			q, ids := inList(old[start:min(start+1000, len(old))])
+			if err := read("id IN ("+q+") AND id < ? AND "+where, append(append(ids, from), args...)...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Run) int { return a.ScheduledTime.Compare(b.ScheduledTime) })
+	return out, nil
 }
 
 // RequestCancel asks the node that owns a run to cancel it.
@@ -387,22 +248,31 @@ func (s *Store) RequestCancel(ctx context.Context, runID int64) error {
 	return nil
 }
 
-// CancelRequests lists the node's running runs that someone asked to cancel.
-func (s *Store) CancelRequests(ctx context.Context, nodeID string) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM job_runs WHERE node_id = ? AND status IN (?, ?) AND cancel_requested = 1", nodeID, RunRunning, RunQueued)
-	if err != nil {
-		return nil, fmt.Errorf("list cancel requests of node %s: %w", nodeID, err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+// CancelRequests lists which of the given runs (the node's running and
+// queued ones) someone asked to cancel.
+func (s *Store) CancelRequests(ctx context.Context, nodeID string, ids []int64) ([]int64, error) {
+	var out []int64
+	for start := 0; start < len(ids); start += 1000 {
+		q, args := inList(ids[start:min(start+1000, len(ids))])
+		rows, err := s.db.QueryContext(ctx, "SELECT id FROM job_runs WHERE id IN ("+q+") AND node_id = ? AND status IN (?, ?) AND cancel_requested = 1",
+			append(args, nodeID, RunRunning, RunQueued)...)
+		if err != nil {
 			return nil, fmt.Errorf("list cancel requests of node %s: %w", nodeID, err)
 		}
-		ids = append(ids, id)
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list cancel requests of node %s: %w", nodeID, err)
+			}
+			out = append(out, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("list cancel requests of node %s: %w", nodeID, err)
+		}
 	}
-	return ids, rows.Err()
+	return out, nil
 }
 
 // LatestFires maps each job to its latest scheduled time that has a run row:

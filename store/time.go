@@ -11,8 +11,38 @@ import (
 // them as time orders them.
 const timeLayout = "2006-01-02 15:04:05.000000"
 
-// FormatTime renders t as the meta store writes times.
-func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+// FormatTime renders t as the meta store writes times (timeLayout). It is
+// written out by hand: the scheduler formats several times per fire, at
+// thousands of fires a second, and time.Format is several times slower.
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(timeLayout)
+	}
+	h, mi, s := t.Clock()
+	var b [26]byte
+	put := func(at, v, width int) {
+		for i := at + width - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(mo), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = ' '
+	put(11, h, 2)
+	b[13] = ':'
+	put(14, mi, 2)
+	b[16] = ':'
+	put(17, s, 2)
+	b[19] = '.'
+	put(20, t.Nanosecond()/1000, 6)
+	return string(b[:])
+}
 
 // ParseTime reads a time as the meta store returns it.
 func ParseTime(s string) (time.Time, error) {

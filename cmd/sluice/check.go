@@ -16,9 +16,10 @@ import (
 
 func newCheckCommand(g *globalFlags) *cobra.Command {
 	var (
-		src, tgt, format, repair, repairOut, position, markTable, channel, hash string
-		tables, maps, exclude                                                   []string
-		o                                                                       check.Options
+		src, tgt, format, repair, repairOut, position, hash string
+		markTable, markColumns, markOrigin, channel         string
+		tables, maps, exclude                               []string
+		o                                                   check.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "check --source URL --target URL --tables 'shop.*'",
@@ -77,8 +78,12 @@ were read at. Exit status: 0 equal, 1 differences found, 2 could not run.`,
 			default:
 				return &exitError{code: 2, err: fmt.Errorf("--repair must be print or apply, not %q", repair)}
 			}
-			if markTable != "" {
-				o.Mark = &check.Mark{Table: markTable, Channel: channel}
+			if channel != "" || cmd.Flags().Changed("mark-table") {
+				m, err := parseMark(markTable, channel, markOrigin, markColumns)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				o.Mark = m
 			}
 			rep, err := check.Run(cmd.Context(), o)
 			if rep != nil {
@@ -113,17 +118,56 @@ were read at. Exit status: 0 equal, 1 differences found, 2 could not run.`,
 	f.Int64Var(&o.InitialChunkRows, "chunk-size", 2000, "rows in the first chunk")
 	f.Int64Var(&o.MaxRowsPerSecond, "max-rows-per-second", 0, "cap on source rows read per second (0: none)")
 	f.Int64Var(&o.MaxThreadsRunning, "max-threads-running", 25, "pause while the source's Threads_running is above this (0: never)")
+	f.IntVar(&o.Parallel, "parallel", 2, "chunk checksums running at once on each server")
+	f.Int64Var(&o.LeafRows, "leaf-rows", 10000, "a mismatching range this small has its per-row hashes compared")
 	f.StringVar(&o.StateFile, "state", "", "file that keeps progress so that a killed check resumes from its last chunk")
+	f.StringVar(&o.StateName, "state-name", "", "keep progress in the target's sluice.check_progress under this name, so that a killed check resumes from any machine")
+	f.StringVar(&o.StateSchema, "state-schema", "sluice", "schema of check_progress in the target, for --state-name")
 	f.StringVar(&format, "format", "text", "report format: text or json")
 	f.StringVar(&repair, "repair", "", "print: write repair SQL; apply: apply it, guarded, to the target")
 	f.StringVar(&repairOut, "repair-output", "", "file for --repair=print (default stdout, and the report goes to stderr)")
-	f.StringVar(&markTable, "mark-table", "", "two-way channel: mark table (schema.table) each repair transaction writes a row to")
-	f.StringVar(&channel, "channel", "", "two-way channel name written to the mark table")
+	f.StringVar(&channel, "channel", "", "two-way channel: every repair transaction also writes a mark row naming it, so the channel does not send the repair back")
+	f.StringVar(&markTable, "mark-table", "sluice.mark", "the channel's mark table on the target (schema.table)")
+	f.StringVar(&markOrigin, "mark-origin", "sluice-check", "origin written in the mark row (in a star or mesh, the source's site)")
+	f.StringVar(&markColumns, "mark-columns", "channel=channel,pipeline=pipeline,worker=worker,origin=origin,counter=n",
+		"the mark table's columns; '-' leaves pipeline, worker or origin out")
 	f.StringVar(&hash, "hash", "auto", "row hash: auto, crc (CRC32+CRC32C, MariaDB 10.8+) or md5")
 	_ = cmd.MarkFlagRequired("source")
 	_ = cmd.MarkFlagRequired("target")
 	_ = cmd.MarkFlagRequired("tables")
 	return cmd
+}
+
+// parseMark builds the mark options from --mark-table, --channel,
+// --mark-origin and --mark-columns ("channel=c,pipeline=p,worker=w,
+// origin=o,counter=n"; "-" leaves an optional column out).
+func parseMark(table, channel, origin, columns string) (*check.Mark, error) {
+	if channel == "" {
+		return nil, errors.New("--mark-table needs --channel, the two-way channel's name")
+	}
+	m := &check.Mark{Table: table, Channel: channel, Origin: origin}
+	for _, kv := range splitList([]string{columns}) {
+		k, v, ok := strings.Cut(kv, "=")
+		v = strings.TrimSpace(v)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("--mark-columns: %q must be key=column", kv)
+		}
+		switch strings.TrimSpace(k) {
+		case "channel":
+			m.Columns.Channel = v
+		case "pipeline":
+			m.Columns.Writer = v
+		case "worker":
+			m.Columns.Worker = v
+		case "origin":
+			m.Columns.Origin = v
+		case "counter":
+			m.Columns.Counter = v
+		default:
+			return nil, fmt.Errorf("--mark-columns: unknown key %q (want channel, pipeline, worker, origin or counter)", k)
+		}
+	}
+	return m, nil
 }
 
 func writeReport(w io.Writer, rep *check.Report, format string) error {
