@@ -62,6 +62,8 @@ type Committed struct {
 // Stats count what an applier did, for metrics and benchmarks.
 type Stats struct {
 	Groups, Statements, Rows, Txns int64
+	// Loaded is how many of the rows went in with LOAD DATA LOCAL.
+	Loaded int64
 	// Exec is time spent running data statements, Commit time spent in
 	// checkpoint writes and commits, Wait time workers waited for earlier
 	// groups (conflicts and commit order).
@@ -353,10 +355,36 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 				return
 			}
 			pending = t
+			continue
 		default:
+		}
+		// Nothing is waiting this instant. The group goes out as soon as a
+		// worker is free; until then it keeps taking transactions, so that
+		// under a backlog groups grow while every worker is busy, and on a
+		// quiet source each transaction goes out at once. (Checking only
+		// "is input waiting now" is not enough: the producer hands over
+		// one transaction at a time and is rarely caught mid-send.)
+		select {
+		case t, ok := <-in:
+			if !ok {
+				if flush() && idleOnly != nil {
+					r.dispatch(idleOnly)
+				}
+				r.drain()
+				return
+			}
+			pending = t
+		case w := <-r.idle:
+			// Only the coordinator takes from idle, so the worker handed
+			// back is there for dispatch (which may need another one).
+			r.idle <- w
 			if !flush() {
 				return
 			}
+		case <-r.abort:
+			return
+		case <-r.ctx.Done():
+			return
 		}
 	}
 }

@@ -166,3 +166,15 @@ func ResetCheckpoint(ctx context.Context, db *sql.DB, schema, pipeline string, p
 	}
 	return nil
 }
+
+// SaveStart records pos as the checkpoint of a pipeline that has none yet
+// (no group committed), so that a restart before the first commit resumes
+// where this run began: a start "now" resolved again later would skip
+// everything written in between. A checkpoint already set is left alone.
+func (a *Applier) SaveStart(ctx context.Context, pos change.Position) error {
+	q := checkpointUpdate(a.cfg.StateSchema) + " AND `binlog_file`='' AND `gtid`=''"
+	if _, err := a.db.ExecContext(ctx, q, checkpointArgs(a.cfg.Pipeline, a.epoch, pos, time.Time{}, "")...); err != nil {
+		return fmt.Errorf("pipeline %q: save start position %s: %w", a.cfg.Pipeline, pos, err)
+	}
+	return nil
+}

@@ -261,3 +261,23 @@ func TestConflicts(t *testing.T) {
 		t.Error("DDL conflicts with everything")
 	}
 }
+
+// TestCopiedRowsGoAsNew checks that rows of the initial copy are written as
+// new rows (tried with a plain INSERT, falling back to an upsert) while a
+// stream update of a row the target has stays an upsert, and that a copied
+// row deleted later in the group is still deleted.
+func TestCopiedRowsGoAsNew(t *testing.T) {
+	u := usersTable()
+	copied := func(r change.Row) change.RowChange {
+		c := upd(u, r, r)
+		c.Copied = true
+		return c
+	}
+	gr := newGrouper(GroupLimits{}, maphash.MakeSeed())
+	gr.Add(txn(10, copied(row(1, "a", 1)), copied(row(2, "b", 1)), copied(row(3, "c", 1))))
+	gr.Add(txn(20, upd(u, row(2, "b", 1), row(2, "b", 2)), del(u, row(3, "c", 1)), upd(u, row(9, "z", 1), row(9, "z", 2))))
+	g := gr.Take()
+	if got, want := describe(g.Tables[0]), "del (3,c,1); new (1,a,1); new (2,b,2); put (9,z,2)"; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}

@@ -48,6 +48,7 @@ type entry struct {
 	id            change.Row  // an image that carries the row's key values
 	existedBefore bool        // the row was on the target when the group began
 	existsAfter   bool        // the row is on the target when the group ends
+	likelyNew     bool        // first seen as a copied row: write it as new, falling back to an upsert
 	before        change.Row  // the row's image when the group began (existedBefore)
 	after         change.Row  // the row's final image (existsAfter)
 	txn           *change.Txn // the last transaction that changed the row
@@ -57,7 +58,9 @@ type entry struct {
 // operations. The zero value is not usable; see newMerger.
 type merger struct {
 	// txn is the transaction whose changes are being added.
-	txn    *change.Txn
+	txn *change.Txn
+	// copied is set while a copied row is being added.
+	copied bool
 	seed   maphash.Seed
 	h      maphash.Hash
 	tables map[*change.Table]*TableOps
@@ -127,7 +130,9 @@ func (m *merger) add(c *change.RowChange) {
 			m.write(o, c.After, nil)
 			return
 		}
+		m.copied = c.Copied
 		m.write(o, c.After, c.Before)
+		m.copied = false
 	}
 }
 
@@ -199,7 +204,7 @@ func (m *merger) write(o *TableOps, after, before change.Row) {
 	}
 	i, h := m.find(o, id)
 	if i < 0 {
-		e := entry{existedBefore: before != nil, existsAfter: true, before: before}
+		e := entry{existedBefore: before != nil, existsAfter: true, before: before, likelyNew: m.copied}
 		e.after = overlay(nil, before, after, o.Key)
 		m.newEntry(o, h, id, e)
 		return
@@ -285,7 +290,7 @@ func (o *TableOps) build(dropped []bool) {
 			if e.existedBefore && !partial(e.after) && o.uniqueMoved(e) {
 				o.Deletes = append(o.Deletes, e.before)
 			}
-			if e.existedBefore || partial(e.after) {
+			if (e.existedBefore && !e.likelyNew) || partial(e.after) {
 				o.Upserts = append(o.Upserts, e.after)
 			} else {
 				o.Inserts = append(o.Inserts, e.after)

@@ -23,6 +23,9 @@ type worker struct {
 	// tx is the open target transaction of a large source transaction
 	// whose fragments are still arriving; nil otherwise.
 	tx *sql.Tx
+	// load writes rows believed new with LOAD DATA LOCAL; nil when the
+	// target does not allow it.
+	load *loader
 }
 
 // sessionSetup makes the target session behave the same whatever the
@@ -72,7 +75,17 @@ func (r *run) newWorker(id int) (*worker, error) {
 			return nil, r.wrap(&Error{Transient: IsTransient(err), Err: fmt.Errorf("set up target session (%s): %w", q, err)})
 		}
 	}
-	return &worker{r: r, id: id, conn: conn, tasks: make(chan *task, 1), b: newBuilder(a.aliases)}, nil
+	w := &worker{r: r, id: id, conn: conn, tasks: make(chan *task, 1), b: newBuilder(a.aliases)}
+	// Two-way appliers insert with the INSERT path: they run at REPEATABLE
+	// READ beside the site's own writers, where a load's gap locks make
+	// deadlocks routine (see docs/sync.md).
+	var localInfile int
+	if a.cfg.TwoWay == nil {
+		if err := conn.QueryRowContext(r.ctx, "SELECT @@local_infile").Scan(&localInfile); err == nil && localInfile == 1 {
+			w.load = newLoader()
+		}
+	}
+	return w, nil
 }
 
 // wrap fills in the pipeline name.
@@ -85,6 +98,9 @@ func (w *worker) close() {
 	if w.tx != nil {
 		w.tx.Rollback()
 		w.tx = nil
+	}
+	if w.load != nil {
+		w.load.close()
 	}
 	w.conn.Close()
 }
@@ -156,8 +172,19 @@ func (w *worker) apply(t *task) error {
 	}
 	w.stmts = append(w.stmts, cc.log...)
 	execStart := time.Now()
+	loadedRows := 0
 	for i := range w.stmts {
 		st := &w.stmts[i]
+		if st.upsertOnDuplicate && w.load != nil {
+			loaded, err := w.load.load(r.ctx, w.tx, st)
+			if err != nil {
+				return w.fail(t, err, st)
+			}
+			if loaded {
+				loadedRows += len(st.rows)
+				continue
+			}
+		}
 		_, err := w.tx.ExecContext(r.ctx, st.query, st.args...)
 		if err != nil && st.upsertOnDuplicate && isDuplicate(err) {
 			up := w.b.asUpsert(st)
@@ -174,6 +201,7 @@ func (w *worker) apply(t *task) error {
 		st.Statements += int64(len(w.stmts))
 		st.Rows += int64(g.Rows)
 		st.Txns += int64(len(g.Txns))
+		st.Loaded += int64(loadedRows)
 		st.Exec += execd
 	})
 	if g.Open {

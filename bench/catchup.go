@@ -168,8 +168,8 @@ func catchupSluice(ctx context.Context, src *testdb.Server, end testdb.SourceSta
 	}
 	d := time.Since(start)
 	st := runner.Status().Apply
-	fmt.Fprintf(os.Stderr, "  sluice applier: %d groups, %d txns, %d rows, %d statements; exec %s, commit %s, waits %s\n",
-		st.Groups, st.Txns, st.Rows, st.Statements, st.Exec.Round(time.Millisecond), st.Commit.Round(time.Millisecond), st.Wait.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "  sluice applier: %d groups, %d txns, %d rows (%d by LOAD DATA), %d statements; exec %s, commit %s, waits %s\n",
+		st.Groups, st.Txns, st.Rows, st.Loaded, st.Statements, st.Exec.Round(time.Millisecond), st.Commit.Round(time.Millisecond), st.Wait.Round(time.Millisecond))
 	cancel()
 	<-done
 	return d, verifyTarget(ctx, tgt, tables, want)

@@ -35,6 +35,11 @@ type RowChange struct {
 	Op     Op
 	Before Row
 	After  Row
+	// Copied marks a row image read by the initial copy (an Update with
+	// Before equal to After): the target most likely lacks the row, so the
+	// applier tries it as a new row first, which is cheaper for the target
+	// and, with the applier's fall back to an upsert, means the same.
+	Copied bool
 }
 
 // Image returns the row image that identifies the row on the target: After

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -267,6 +268,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 	if copier != nil {
 		copyCapture(&capCfg, hist, copier)
+	} else if cp.Position.IsZero() && (r.cfg.From == "" || strings.EqualFold(r.cfg.From, "now")) {
+		// Pin the resolved start as the checkpoint: a restart before the
+		// first commit must not resolve "now" again. (Other starts resolve
+		// to the same place every time.)
+		capCfg.OnStart = app.SaveStart
 	}
 	capt, err := capture.New(capCfg)
 	if err != nil {

@@ -246,3 +246,68 @@ func TestTwoWayConfigValidation(t *testing.T) {
 		t.Fatalf("two-way default: err %v, ddl %q (want skip)", err, cfg.DDL)
 	}
 }
+
+// TestStarThroughTheHub runs hub h with spokes b and c, one channel per
+// spoke: a change made on b reaches c only through h (b→h in channel hb,
+// then h→c in channel hc), exactly once, and never returns to b.
+func TestStarThroughTheHub(t *testing.T) {
+	sites := startSites(t, "h", "b", "c")
+	h, b, c := sites[0], sites[1], sites[2]
+	conflicts := ConflictConfig{Policy: "last-writer-wins", TimestampColumn: "updated_at"}
+	links := []*running{
+		link(t, h, b, "hb", conflicts), link(t, b, h, "hb", conflicts),
+		link(t, h, c, "hc", conflicts), link(t, c, h, "hc", conflicts),
+	}
+	// Deletes only of a site's own rows, as in the mesh (see
+	// LastWriterWins).
+	ledger := writeConcurrently(t, sites, 5*time.Second, false)
+	testdb.WaitSameData(t, h.srv, b.srv, 60*time.Second, "shop.items", "shop.ledger")
+	testdb.WaitSameData(t, h.srv, c.srv, 60*time.Second, "shop.items", "shop.ledger")
+	assertNoDuplicates(t, sites, ledger)
+	assertQuiet(t, sites)
+	// The spokes are not linked: whatever of b's reached c went through h.
+	if n := c.srv.QueryString(t, "SELECT COUNT(*) FROM shop.ledger WHERE id LIKE 'b-%'"); n == "0" {
+		t.Error("no ledger row written on b reached c through the hub")
+	}
+	// c applies only what h sends it, in channel hc: its marks name hc.
+	if n := c.srv.QueryString(t, "SELECT COUNT(*) FROM sluice.mark WHERE channel <> 'hc'"); n != "0" {
+		t.Errorf("c holds %s marks of a channel other than hc", n)
+	}
+	for _, l := range links {
+		l.stop(t)
+	}
+}
+
+// TestTwoWayDDLStaysOnItsSide checks the two-way default for DDL: a
+// statement runs on the side where it was issued only (the user runs it on
+// each side), is never applied across nor looped back, and rows keep
+// flowing both ways after it.
+func TestTwoWayDDLStaysOnItsSide(t *testing.T) {
+	sites := startSites(t, "dc1", "dc2")
+	a, b := sites[0], sites[1]
+	ab := link(t, a, b, "ab", ConflictConfig{})
+	ba := link(t, b, a, "ab", ConflictConfig{})
+	a.srv.Exec(t,
+		"CREATE TABLE shop.local_only (id INT PRIMARY KEY)",
+		"ALTER TABLE shop.items ADD COLUMN note VARCHAR(20) NULL",
+	)
+	b.srv.Exec(t, "ALTER TABLE shop.items ADD COLUMN note VARCHAR(20) NULL")
+	a.srv.Exec(t, "INSERT INTO shop.items (id, v, site, note) VALUES (1, 1, 'dc1', 'from dc1')")
+	b.srv.Exec(t, "INSERT INTO shop.items (id, v, site, note) VALUES (2, 2, 'dc2', 'from dc2')")
+	testdb.WaitSameData(t, a.srv, b.srv, 60*time.Second, "shop.items")
+	if n := b.srv.QueryString(t, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop' AND table_name = 'local_only'"); n != "0" {
+		t.Error("a CREATE TABLE run on dc1 was applied on dc2 in two-way mode")
+	}
+	if got := a.srv.QueryString(t, "SELECT GROUP_CONCAT(note ORDER BY id) FROM shop.items"); got != "from dc1,from dc2" {
+		t.Errorf("dc1 items notes = %q", got)
+	}
+	assertQuiet(t, sites)
+	if s := ab.r.Status(); s.State != Running {
+		t.Errorf("dc1-to-dc2 is %s after the DDL: %+v", s.State, s)
+	}
+	if s := ba.r.Status(); s.State != Running {
+		t.Errorf("dc2-to-dc1 is %s after the DDL: %+v", s.State, s)
+	}
+	ab.stop(t)
+	ba.stop(t)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,6 +108,12 @@ func TestPipelineThroughAPIReplicates(t *testing.T) {
 	src.Exec(t, "INSERT INTO shop.items VALUES (3, 'three')")
 	waitTarget(t, tgt, "SELECT COUNT(*) FROM shop.items", "3")
 	p = waitPipelineState(t, admin, "shop", "running")
+	// The status is a sample taken every tick: wait for one taken after
+	// the third row's commit.
+	waitFor(t, 10*time.Second, "a status sample counting 3 rows", func() (bool, string) {
+		p = getPipeline(admin, "shop")
+		return p.Status.RowsApplied >= 3, fmt.Sprintf("%+v", p.Status)
+	})
 	if p.Status.Position == nil || p.Status.Position.File == "" || p.Status.Node == "" || p.Status.RowsApplied < 3 || p.Status.LagSeconds < 0 {
 		t.Fatalf("running status %+v", p.Status)
 	}

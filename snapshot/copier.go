@@ -386,7 +386,7 @@ func (c *Copier) chunkTxn(ch *chunk, now time.Time) (*change.Txn, error) {
 		if tb.keyless() {
 			txn.Changes = append(txn.Changes, change.RowChange{Table: target, Op: change.Insert, After: r})
 		} else {
-			txn.Changes = append(txn.Changes, change.RowChange{Table: target, Op: change.Update, Before: r, After: r})
+			txn.Changes = append(txn.Changes, change.RowChange{Table: target, Op: change.Update, Before: r, After: r, Copied: true})
 		}
 	}
 	rc, err := c.state.chunkDone(c.cfg.Pipeline, ch, ch.readRows)

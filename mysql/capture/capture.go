@@ -57,6 +57,12 @@ type Config struct {
 	// OnProgress, when set, is called on the Run goroutine, never during a
 	// deliver, with every heartbeat: see Progress.
 	OnProgress func(Progress)
+	// OnStart, when set, is called once Run has resolved where it starts
+	// (a "now", a timestamp or the oldest binlog made concrete), before it
+	// reads anything; an error stops Run. A consumer without a checkpoint
+	// records it there, so that a restart resumes here and not at a later
+	// "now".
+	OnStart func(ctx context.Context, pos change.Position) error
 	// MaxBackoff caps the wait between reconnect attempts; default 30s.
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
@@ -201,6 +207,12 @@ func (c *Capture) Run(ctx context.Context, deliver func(ctx context.Context, txn
 	if err != nil {
 		sc.Close()
 		return err
+	}
+	if c.cfg.OnStart != nil {
+		if err := c.cfg.OnStart(ctx, plan.done); err != nil {
+			sc.Close()
+			return fmt.Errorf("record the start position %s: %w", plan.done, err)
+		}
 	}
 	asm.deliver = func(t *change.Txn) error {
 		if err := deliver(ctx, t); err != nil {
