@@ -46,10 +46,15 @@ func newLoader() *loader {
 
 func (l *loader) close() { mysql.DeregisterReaderHandler(l.name) }
 
-// loadable reports whether every value of the statement's rows has a text
-// form equal to what an INSERT binds.
+// minLoadRows is the smallest statement worth a load: a load costs three
+// more round trips than an INSERT (the savepoint, the file transfer, the
+// warning count), which only the rows' cheaper parsing pays back.
+const minLoadRows = 100
+
+// loadable reports whether the statement is worth loading and every value
+// of its rows has a text form equal to what an INSERT binds.
 func loadable(st *statement) bool {
-	if len(st.present) == 0 {
+	if len(st.present) == 0 || len(st.rows) < minLoadRows {
 		return false
 	}
 	for _, r := range st.rows {

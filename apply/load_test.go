@@ -57,6 +57,10 @@ func TestApplyLoadsNewRowsByteExact(t *testing.T) {
 	emails := []string{"tab\there", "new\nline", `back\slash`, "nul\x00byte", "\xff\xfe not utf-8", `\N`, "N", "", " trailing "}
 	var changes []change.RowChange
 	var want []string
+	// Enough rows for a load (minLoadRows), every awkward byte among them.
+	for len(emails) < 2*minLoadRows {
+		emails = append(emails, emails[len(emails)%9]+"#"+strconv.Itoa(len(emails)))
+	}
 	for i, e := range emails {
 		r := row(int64(i+1), e, int64(i))
 		if i%3 == 0 {
@@ -94,9 +98,12 @@ func TestApplyLoadWarningFallsBackToInsert(t *testing.T) {
 	if _, err := applyWithStats(t, cfg, &change.Txn{End: pos(100)}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := applyWithStats(t, cfg, &change.Txn{End: pos(200), Changes: []change.RowChange{
-		ins(u, row(1, "short", 1)), ins(u, row(2, "far too long for eight bytes", 2)),
-	}})
+	var changes []change.RowChange
+	for i := 1; i < minLoadRows; i++ {
+		changes = append(changes, ins(u, row(int64(i), "s"+strconv.Itoa(i), 1)))
+	}
+	changes = append(changes, ins(u, row(minLoadRows, "far too long for eight bytes", 2)))
+	st, err := applyWithStats(t, cfg, &change.Txn{End: pos(200), Changes: changes})
 	if err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Fatalf("want the INSERT's data-too-long error, got %v", err)
 	}
