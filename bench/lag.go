@@ -28,6 +28,8 @@ func benchLag(ctx context.Context, args []string) error {
 	threads := fs.Int("threads", 8, "sysbench --threads")
 	seconds := fs.Int("time", 60, "sysbench --time (seconds)")
 	heartbeat := fs.Duration("heartbeat", 100*time.Millisecond, "heartbeat period")
+	workers := fs.Int("workers", 0, "apply.workers (0: the default)")
+	groupRows := fs.Int("max-group-rows", 0, "apply.max_group_rows (0: the default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,6 +55,7 @@ func benchLag(ctx context.Context, args []string) error {
 		Name: "lag", Source: src.URL(), Target: tgt.URL(), From: "now",
 		Tables:    []pipeline.TableRule{{Source: "sbtest.*"}},
 		Heartbeat: pipeline.Duration(*heartbeat),
+		Apply:     pipeline.ApplyConfig{Workers: *workers, MaxGroupRows: *groupRows},
 	}
 	runner, err := pipeline.NewRunner(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
