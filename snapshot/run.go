@@ -262,7 +262,24 @@ func (c *Copier) plan(ctx context.Context) error {
 // buildIndexes adds each copied table's deferred indexes, one table at a
 // time, until the copy is complete.
 func (c *Copier) buildIndexes(ctx context.Context) error {
+	// Two builds at once: a table's sorted index build is one thread on
+	// the target, and the last tables of a copy finish close together.
+	const builders = 2
+	var (
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, builders)
+		ended = make(chan struct{}, builders)
+		mu    sync.Mutex
+		first error
+	)
+	defer wg.Wait()
 	for {
+		mu.Lock()
+		err := first
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
 		c.mu.Lock()
 		done := c.complete || c.indexPending == 0
 		c.mu.Unlock()
@@ -272,19 +289,42 @@ func (c *Copier) buildIndexes(ctx context.Context) error {
 		var tb *table
 		select {
 		case tb = <-c.indexQueue:
+		case <-ended:
+			continue
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		start := time.Now()
-		if err := addIndexes(ctx, c.cfg.Target, tb.target.Schema, tb.target.Name, tb.indexes); err != nil {
-			return fmt.Errorf("pipeline %q: copy: %w", c.cfg.Pipeline, err)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		c.log.Info("deferred indexes added", "target", tb.target.Schema+"."+tb.target.Name, "indexes", len(tb.indexes), "took", time.Since(start).Round(time.Millisecond))
-		c.mu.Lock()
-		c.indexPending--
-		c.maybeCompleteLocked()
-		c.notify()
-		c.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				<-sem
+				select {
+				case ended <- struct{}{}: // wake the loop to look again
+				default: // a wake-up is already waiting
+				}
+			}()
+			start := time.Now()
+			if err := addIndexes(ctx, c.cfg.Target, tb.target.Schema, tb.target.Name, tb.indexes); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("pipeline %q: copy: %w", c.cfg.Pipeline, err)
+				}
+				mu.Unlock()
+				return
+			}
+			c.log.Info("deferred indexes added", "target", tb.target.Schema+"."+tb.target.Name, "indexes", len(tb.indexes), "took", time.Since(start).Round(time.Millisecond))
+			c.mu.Lock()
+			c.indexPending--
+			c.maybeCompleteLocked()
+			c.notify()
+			c.mu.Unlock()
+		}()
 	}
 }
 
