@@ -306,15 +306,19 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 		lastSent = time.Now()
 		return r.dispatch(g)
 	}
+	// finish writes what is left once the input is closed.
+	finish := func() {
+		if flush() && idleOnly != nil {
+			r.dispatch(idleOnly)
+		}
+		r.drain()
+	}
 	for {
 		if pending == nil {
 			select {
 			case t, ok := <-in:
 				if !ok {
-					if flush() && idleOnly != nil {
-						r.dispatch(idleOnly)
-					}
-					r.drain()
+					finish()
 					return
 				}
 				pending = t
@@ -348,10 +352,7 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 		select {
 		case t, ok := <-in:
 			if !ok {
-				if flush() && idleOnly != nil {
-					r.dispatch(idleOnly)
-				}
-				r.drain()
+				finish()
 				return
 			}
 			pending = t
@@ -367,10 +368,7 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 		select {
 		case t, ok := <-in:
 			if !ok {
-				if flush() && idleOnly != nil {
-					r.dispatch(idleOnly)
-				}
-				r.drain()
+				finish()
 				return
 			}
 			pending = t

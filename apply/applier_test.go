@@ -28,19 +28,8 @@ func targetConfig(t *testing.T, s *testdb.Server, pipeline string) Config {
 // runAll applies txns through a fresh applier and returns Run's error.
 func runAll(t *testing.T, cfg Config, txns ...*change.Txn) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, _, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	in := make(chan *change.Txn, len(txns))
-	for _, x := range txns {
-		in <- x
-	}
-	close(in)
-	return a.Run(ctx, in)
+	_, err := applyWithStats(t, cfg, txns...)
+	return err
 }
 
 func dump(t *testing.T, db *sql.DB, query string) string {
