@@ -64,6 +64,9 @@ type Stats struct {
 	Groups, Statements, Rows, Txns int64
 	// Loaded is how many of the rows went in with LOAD DATA LOCAL.
 	Loaded int64
+	// Split counts groups that wrote rows before earlier groups they
+	// conflict with had executed, leaving the shared rows for last.
+	Split int64
 	// Exec is time spent running data statements, Commit time spent in
 	// checkpoint writes and commits, Wait time workers waited for earlier
 	// groups (conflicts and commit order).
@@ -169,12 +172,39 @@ func (a *Applier) Close() error { return a.db.Close() }
 // task is a group on its way through a worker.
 type task struct {
 	g *Group
-	// dep is the latest earlier group that writes a row g writes: g starts
-	// once it has committed. prev is the group dispatched just before g: g
-	// commits only after it, so the checkpoint only ever moves forward over
-	// a complete prefix of the source.
+	// dep is the latest earlier group that writes a row g writes. prev is
+	// the group dispatched just before g: g commits only after it, so the
+	// checkpoint only ever moves forward over a complete prefix of the
+	// source.
+	//
+	// A one-way group starts once dep has executed its statements, not once
+	// it has committed: dep then holds the row locks of every row the two
+	// share, so g's statements on those rows wait in the server until dep
+	// commits, and apply in source order, while the rest of g runs at once.
+	// (Two-way groups read target rows for their conflict check, so they
+	// wait for dep's commit.) executed closes only after prev's has, so
+	// waiting for dep's covers every earlier group that conflicts with g.
 	dep, prev *task
+	// earlier are the groups in flight that g conflicts with (one-way):
+	// the rows g shares with them are written after the rest (split.go).
+	earlier   []*Group
+	executed  chan struct{}
 	committed chan struct{}
+	execDone  bool // executed is closed (only the task's worker sets it)
+}
+
+// markExecuted closes executed once.
+func (t *task) markExecuted() {
+	if !t.execDone {
+		t.execDone = true
+		close(t.executed)
+	}
+}
+
+// done marks t executed and committed.
+func (t *task) done() {
+	t.markExecuted()
+	close(t.committed)
 }
 
 // Run applies the transactions read from in until in is closed (it then
@@ -412,13 +442,26 @@ func (r *run) dispatch(g *Group) bool {
 			return false
 		}
 	}
-	t := &task{g: g, prev: r.lastTask(), committed: make(chan struct{})}
+	t := &task{g: g, prev: r.lastTask(), executed: make(chan struct{}), committed: make(chan struct{})}
 	r.prune()
+	split := r.a.cfg.TwoWay == nil && !r.a.cfg.ForeignKeyChecks && !barrier
 	for i := len(r.inflight) - 1; i >= 0; i-- {
-		if g.ConflictsWith(r.inflight[i].g) {
+		h := r.inflight[i].g
+		if !g.ConflictsWith(h) {
+			continue
+		}
+		if t.dep == nil {
 			t.dep = r.inflight[i]
+		}
+		if h.DDL != nil || h.Open {
+			// Not a conflict over rows: g waits for the whole group.
+			split = false
+		}
+		if !split {
+			t.earlier = nil
 			break
 		}
+		t.earlier = append(t.earlier, h)
 	}
 	r.inflight = append(r.inflight, t)
 	r.last = &lastDispatch{task: t, worker: w}
@@ -499,8 +542,21 @@ func (r *run) wait(t *task) bool {
 	if t == nil {
 		return true
 	}
+	return r.waitFor(t.committed)
+}
+
+// waitExecuted blocks until t, and every group before it, has executed its
+// statements (nil t: at once).
+func (r *run) waitExecuted(t *task) bool {
+	if t == nil {
+		return true
+	}
+	return r.waitFor(t.executed)
+}
+
+func (r *run) waitFor(c <-chan struct{}) bool {
 	select {
-	case <-t.committed:
+	case <-c:
 		return true
 	case <-r.abort:
 		return false

@@ -310,3 +310,64 @@ func TestApplyInsertOfExistingRowOverwrites(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
+
+// TestApplySplitsAroundHotRows applies transactions that all update one hot
+// row besides rows of their own, over small groups and four workers. Each
+// group writes its other rows at once and the hot row only after the group
+// before it has executed; the target must still end as the source did
+// (the hot row holding the last value) and some groups must have split.
+func TestApplySplitsAroundHotRows(t *testing.T) {
+	s := testdb.Start(t, testdb.Options{NoBinlog: true})
+	s.Exec(t, "CREATE DATABASE shop",
+		"CREATE TABLE shop.items (id BIGINT PRIMARY KEY, n INT)",
+		"INSERT INTO shop.items VALUES (0, 0)")
+	items := &change.Table{Schema: "shop", Name: "items",
+		Columns:    []change.Column{{Name: "id", Type: change.TypeBigInt}, {Name: "n", Type: change.TypeInt}},
+		PrimaryKey: []int{0}}
+	r := func(id, n int64) change.Row { return change.Row{change.Int(id), change.Int(n)} }
+	rng := rand.New(rand.NewSource(2))
+	model := map[int64]int64{0: 0}
+	var txns []*change.Txn
+	for i := int64(1); i <= 3000; i++ {
+		x := &change.Txn{End: pos(uint64(1000 + i))}
+		// A few rows of its own, sometimes shared with a neighbour.
+		for j := 0; j < 1+rng.Intn(3); j++ {
+			id := 1 + rng.Int63n(400)
+			cur, exists := model[id]
+			switch {
+			case !exists:
+				x.Changes = append(x.Changes, ins(items, r(id, i)))
+				model[id] = i
+			case rng.Intn(3) == 0:
+				x.Changes = append(x.Changes, del(items, r(id, cur)))
+				delete(model, id)
+			default:
+				x.Changes = append(x.Changes, upd(items, r(id, cur), r(id, i)))
+				model[id] = i
+			}
+		}
+		x.Changes = append(x.Changes, upd(items, r(0, i-1), r(0, i)))
+		model[0] = i
+		txns = append(txns, x)
+	}
+	cfg := targetConfig(t, s, "hot")
+	cfg.Limits = GroupLimits{MaxTxns: 5}
+	st, err := applyWithStats(t, cfg, txns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for id, n := range model {
+		want = append(want, fmt.Sprintf("%d,%d", id, n))
+	}
+	sort.Strings(want)
+	got := strings.Split(dump(t, s.DB(t, ""), "SELECT id,n FROM shop.items"), "; ")
+	sort.Strings(got)
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("target differs from model:\n got %d rows %v\nwant %d rows %v", len(got), got, len(want), want)
+	}
+	if st.Split == 0 {
+		t.Fatalf("no group split around the hot row (stats %+v)", st)
+	}
+	t.Logf("%d groups, %d split", st.Groups, st.Split)
+}

@@ -201,24 +201,10 @@ func (gr *grouper) noteWrites(g *Group, c *change.RowChange) {
 }
 
 func (gr *grouper) noteKey(g *Group, t *change.Table, which int, cols []int, img change.Row) {
-	gr.h.Reset()
-	gr.h.WriteString(t.Schema)
-	gr.h.WriteByte(0)
-	gr.h.WriteString(t.Name)
-	gr.h.WriteByte(byte(which))
-	for _, c := range cols {
-		v := img[c]
-		switch v.Kind {
-		case change.KindAbsent:
-			return // not in this image; the other image names the row
-		case change.KindNull:
-			if which > 0 {
-				return // NULLs never collide in a unique key
-			}
-		}
-		v.Hash(&gr.h)
+	// A column absent from this image: the other image names the row.
+	if k, ok := writeKey(&gr.h, t, which, cols, img); ok {
+		g.writes[k] = struct{}{}
 	}
-	g.writes[gr.h.Sum64()] = struct{}{}
 }
 
 // collatedKey reports whether a key or unique key of t holds text compared

@@ -281,3 +281,46 @@ func TestCopiedRowsGoAsNew(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestSplitShared checks how a group is divided around the rows an earlier
+// group writes: rows it does not share run at once, shared rows last, and
+// tables whose rows depend on each other (other unique keys, no key,
+// collated keys) go last whole.
+func TestSplitShared(t *testing.T) {
+	seed := maphash.MakeSeed()
+	var h maphash.Hash
+	h.SetSeed(seed)
+	mk := func(cs ...change.RowChange) *Group {
+		gr := newGrouper(GroupLimits{}, seed)
+		gr.Add(txn(1, cs...))
+		return gr.Take()
+	}
+	items := &change.Table{Schema: "shop", Name: "items", Columns: usersTable().Columns[:1], PrimaryKey: []int{0}}
+	it := func(id int64) change.Row { return change.Row{change.Int(id)} }
+	u := usersTable()
+	earlier := mk(ins(items, it(2)), del(items, it(5)), ins(u, row(9, "z", 0)))
+	g := mk(ins(items, it(1)), ins(items, it(2)), ins(items, it(5)), del(items, it(3)), ins(u, row(1, "a", 0)))
+
+	free, shared := splitShared(g, []*Group{earlier}, &h)
+	render := func(ops []*TableOps) string {
+		var s []string
+		for _, o := range ops {
+			s = append(s, o.Table.Name+": "+describe(o))
+		}
+		return strings.Join(s, " | ")
+	}
+	if got, want := render(free), "items: del (3); new (1)"; got != want {
+		t.Errorf("free\n got %s\nwant %s", got, want)
+	}
+	if got, want := render(shared), "items: new (2); new (5) | users: new (1,a,0)"; got != want {
+		t.Errorf("shared\n got %s\nwant %s", got, want)
+	}
+	// The group itself is left whole.
+	if got, want := describe(g.Tables[0]), "del (3); new (1); new (2); new (5)"; got != want {
+		t.Errorf("group's own operations changed: %s", got)
+	}
+	// Nothing earlier: everything is free.
+	if free, shared := splitShared(g, nil, &h); len(free) != 2 || len(shared) != 0 {
+		t.Errorf("with no earlier group: %d free, %d shared tables", len(free), len(shared))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type worker struct {
 	// load writes rows believed new with LOAD DATA LOCAL; nil when the
 	// target does not allow it.
 	load *loader
+	// h hashes row keys when a group is split (split.go).
+	h maphash.Hash
 }
 
 // sessionSetup makes the target session behave the same whatever the
@@ -76,6 +79,7 @@ func (r *run) newWorker(id int) (*worker, error) {
 		}
 	}
 	w := &worker{r: r, id: id, conn: conn, tasks: make(chan *task, 1), b: newBuilder(a.aliases)}
+	w.h.SetSeed(a.seed)
 	// Two-way appliers insert with the INSERT path: they run at REPEATABLE
 	// READ beside the site's own writers, where a load's gap locks make
 	// deadlocks routine (see docs/sync.md).
@@ -128,22 +132,38 @@ func (w *worker) rollback() {
 	}
 }
 
-// apply runs one group: its statements, then, once every earlier group has
-// committed, the checkpoint and the commit.
+// apply runs one group: its statements (for a one-way group that conflicts
+// with earlier ones, the rows it shares with them last, once those have
+// executed), then, once every earlier group has committed, the checkpoint
+// and the commit.
 func (w *worker) apply(t *task) error {
 	r, g := w.r, t.g
+	tw := r.a.cfg.TwoWay
 	waitStart := time.Now()
-	if !r.wait(t.dep) {
-		return errStopping
+	// A two-way group reads target rows for its conflict check: it starts
+	// once the groups it conflicts with have committed. A one-way group
+	// writes the rows it shares with them last (split.go).
+	var free, shared []*TableOps
+	split := 0
+	if tw != nil || g.DDL != nil || t.dep == nil || len(t.earlier) == 0 {
+		if !r.wait(t.dep) {
+			return errStopping
+		}
+		t.dep = nil
+		free = g.Tables
+	} else {
+		free, shared = splitShared(g, t.earlier, &w.h)
+		if len(free) > 0 {
+			split = 1
+		}
 	}
-	waited := time.Since(waitStart)
 	// Forget the groups waited for: otherwise every task would keep the
 	// one before it, and with it every transaction ever applied.
-	t.dep = nil
+	t.earlier = nil
+	waited := time.Since(waitStart)
 	if g.DDL != nil {
 		return w.applyDDL(t)
 	}
-	tw := r.a.cfg.TwoWay
 	if w.tx == nil {
 		tx, err := w.conn.BeginTx(r.ctx, nil)
 		if err != nil {
@@ -166,42 +186,42 @@ func (w *worker) apply(t *task) error {
 			return w.fail(t, err, nil)
 		}
 	}
-	w.stmts = w.stmts[:0]
-	for _, o := range g.Tables {
-		w.stmts = w.b.build(w.stmts, o)
-	}
-	w.stmts = append(w.stmts, cc.log...)
 	execStart := time.Now()
-	loadedRows := 0
-	for i := range w.stmts {
-		st := &w.stmts[i]
-		if st.upsertOnDuplicate && w.load != nil {
-			loaded, err := w.load.load(r.ctx, w.tx, st)
-			if err != nil {
-				return w.fail(t, err, st)
-			}
-			if loaded {
-				loadedRows += len(st.rows)
-				continue
-			}
+	nStmts, loadedRows := 0, 0
+	run := func(ops []*TableOps, extra []statement) error {
+		w.stmts = w.stmts[:0]
+		for _, o := range ops {
+			w.stmts = w.b.build(w.stmts, o)
 		}
-		_, err := w.tx.ExecContext(r.ctx, st.query, st.args...)
-		if err != nil && st.upsertOnDuplicate && isDuplicate(err) {
-			up := w.b.asUpsert(st)
-			_, err = w.tx.ExecContext(r.ctx, up.query, up.args...)
+		w.stmts = append(w.stmts, extra...)
+		nStmts += len(w.stmts)
+		n, err := w.exec(t)
+		loadedRows += n
+		return err
+	}
+	if err := run(free, cc.log); err != nil {
+		return err
+	}
+	if t.dep != nil {
+		depStart := time.Now()
+		if !r.waitExecuted(t.dep) {
+			return errStopping
 		}
-		if err != nil {
-			return w.fail(t, err, st)
+		t.dep = nil
+		waited += time.Since(depStart)
+		if err := run(shared, nil); err != nil {
+			return err
 		}
 	}
 	g.conflicts += cc.n
 	execd := time.Since(execStart)
 	r.a.count(func(st *Stats) {
 		st.Groups++
-		st.Statements += int64(len(w.stmts))
+		st.Statements += int64(nStmts)
 		st.Rows += int64(g.Rows)
 		st.Txns += int64(len(g.Txns))
 		st.Loaded += int64(loadedRows)
+		st.Split += int64(split)
 		st.Exec += execd
 	})
 	if g.Open {
@@ -209,10 +229,14 @@ func (w *worker) apply(t *task) error {
 		// connection; nothing commits until the last one. Everything
 		// before the first fragment has committed (it ran alone).
 		t.prev = nil
-		close(t.committed)
+		t.done()
 		return nil
 	}
 	prevStart := time.Now()
+	if !r.waitExecuted(t.prev) {
+		return errStopping
+	}
+	t.markExecuted()
 	if !r.wait(t.prev) {
 		return errStopping
 	}
@@ -232,9 +256,37 @@ func (w *worker) apply(t *task) error {
 	}
 	w.tx = nil
 	r.noteCommitted(g.End)
-	close(t.committed)
+	t.done()
 	w.committed(g)
 	return nil
+}
+
+// exec runs w.stmts in t's open target transaction and returns how many rows
+// went in by LOAD DATA.
+func (w *worker) exec(t *task) (loaded int, err error) {
+	ctx := w.r.ctx
+	for i := range w.stmts {
+		st := &w.stmts[i]
+		if st.upsertOnDuplicate && w.load != nil {
+			ok, err := w.load.load(ctx, w.tx, st)
+			if err != nil {
+				return loaded, w.fail(t, err, st)
+			}
+			if ok {
+				loaded += len(st.rows)
+				continue
+			}
+		}
+		_, err := w.tx.ExecContext(ctx, st.query, st.args...)
+		if err != nil && st.upsertOnDuplicate && isDuplicate(err) {
+			up := w.b.asUpsert(st)
+			_, err = w.tx.ExecContext(ctx, up.query, up.args...)
+		}
+		if err != nil {
+			return loaded, w.fail(t, err, st)
+		}
+	}
+	return loaded, nil
 }
 
 type execer interface {
@@ -418,7 +470,7 @@ func (w *worker) applyDDL(t *task) error {
 		return err
 	}
 	r.noteCommitted(g.End)
-	close(t.committed)
+	t.done()
 	w.committed(g)
 	return nil
 }

@@ -76,13 +76,25 @@ func (r *Runner) heartbeatOf(c *change.RowChange) (time.Time, bool) {
 
 // heartbeatSeen is a heartbeat read from the source, waiting to be applied.
 type heartbeatSeen struct {
-	end change.Position
-	ts  time.Time
+	end  change.Position
+	ts   time.Time
+	read time.Time // when capture handed it over
 }
 
-// SetHeartbeatObserver calls f with the lag each heartbeat measures, when
-// it is applied, from the applier's goroutine (benchmarks, metrics).
-func (r *Runner) SetHeartbeatObserver(f func(lag time.Duration)) {
+// HeartbeatSample is what one applied heartbeat measured.
+type HeartbeatSample struct {
+	// Lag is from the heartbeat's time on the source to its commit on the
+	// target.
+	Lag time.Duration
+	// Read is the part of Lag before capture handed the heartbeat over
+	// (the source's commit, the binlog stream, decoding); the rest is the
+	// queue and the apply.
+	Read time.Duration
+}
+
+// SetHeartbeatObserver calls f with what each heartbeat measures, when it
+// is applied, from the applier's goroutine (benchmarks, metrics).
+func (r *Runner) SetHeartbeatObserver(f func(HeartbeatSample)) {
 	r.mu.Lock()
 	r.onHeartbeat = f
 	r.mu.Unlock()
@@ -93,11 +105,12 @@ func (r *Runner) SetHeartbeatObserver(f func(lag time.Duration)) {
 func (r *Runner) heartbeatsApplied(pos change.Position, now time.Time) {
 	n := 0
 	for n < len(r.heartbeats) && r.heartbeats[n].end.Compare(pos) <= 0 {
-		lag := max(0, now.Sub(r.heartbeats[n].ts))
+		hb := r.heartbeats[n]
+		lag := max(0, now.Sub(hb.ts))
 		r.status.HeartbeatLag = lag
 		r.status.HeartbeatAt = now
 		if r.onHeartbeat != nil {
-			r.onHeartbeat(lag)
+			r.onHeartbeat(HeartbeatSample{Lag: lag, Read: min(lag, max(0, hb.read.Sub(hb.ts)))})
 		}
 		n++
 	}

@@ -55,7 +55,7 @@ type Runner struct {
 	app    *apply.Applier // the current run's applier
 	// heartbeats read and not yet applied, in binlog order (heartbeat.go)
 	heartbeats  []heartbeatSeen
-	onHeartbeat func(time.Duration)
+	onHeartbeat func(HeartbeatSample)
 	// droppingBegin is the start of a large two-way transaction whose
 	// fragments are being dropped (twoway.go).
 	droppingBegin change.Position
@@ -443,7 +443,7 @@ func (r *Runner) shape(txn *change.Txn) (*change.Txn, error) {
 			// The heartbeat goes to the target's table of the same name.
 			r.mu.Lock()
 			if len(r.heartbeats) < maxPending {
-				r.heartbeats = append(r.heartbeats, heartbeatSeen{end: txn.End, ts: ts})
+				r.heartbeats = append(r.heartbeats, heartbeatSeen{end: txn.End, ts: ts, read: time.Now()})
 			}
 			r.mu.Unlock()
 			out = append(out, c)

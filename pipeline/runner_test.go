@@ -383,8 +383,8 @@ func TestSyncHeartbeatMeasuresLag(t *testing.T) {
 		Tables: []TableRule{{Source: "shop.*"}}, Heartbeat: Duration(100 * time.Millisecond)}
 	p := startPipeline(t, cfg, true)
 	var samples atomic.Int64
-	p.r.SetHeartbeatObserver(func(d time.Duration) {
-		if d < 0 || d > 10*time.Second {
+	p.r.SetHeartbeatObserver(func(hb HeartbeatSample) {
+		if d := hb.Lag; d < 0 || d > 10*time.Second || hb.Read > d {
 			t.Errorf("heartbeat lag %s on an idle pipeline", d)
 		}
 		samples.Add(1)
