@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -310,6 +311,7 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 	tick := time.NewTicker(r.a.cfg.IdleCheckpoint)
 	defer tick.Stop()
 	var (
+		flow     flowRate
 		pending  *change.Txn
 		idleOnly *Group // a position-only group waiting to be written
 		lastSent = time.Now()
@@ -371,9 +373,10 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 		if !gr.Fits(pending) && !flush() {
 			return
 		}
+		flow.add(len(pending.Changes), time.Now())
 		gr.Add(pending)
 		pending = nil
-		if gr.Full() {
+		if gr.Full() || gr.Rows() >= flow.groupRows() {
 			if !flush() {
 				return
 			}
@@ -415,6 +418,46 @@ func (r *run) coordinate(in <-chan *change.Txn) {
 			return
 		}
 	}
+}
+
+// groupSpan is about how much of the source's flow one group holds when
+// the applier falls behind. A group otherwise grows for as long as every
+// worker is busy: after a stall, the first worker free would take the whole
+// backlog while the others, with the scraps, wait for its commit. Groups
+// of a few tens of milliseconds of flow spread a backlog over all workers;
+// during a catch-up, when the flow is the stream's full speed, groups are
+// bounded by GroupLimits instead.
+const groupSpan = 50 * time.Millisecond
+
+// minSpanRows is the smallest group size groupSpan asks for.
+const minSpanRows = 100
+
+// flowRate measures the rows per second coming in, over windows of one
+// second.
+type flowRate struct {
+	start time.Time
+	rows  int
+	rate  int // rows per second in the last complete window; 0 at first
+}
+
+func (f *flowRate) add(rows int, now time.Time) {
+	if f.start.IsZero() {
+		f.start = now
+	}
+	f.rows += max(1, rows)
+	if d := now.Sub(f.start); d >= time.Second {
+		f.rate = int(float64(f.rows) / d.Seconds())
+		f.start, f.rows = now, 0
+	}
+}
+
+// groupRows is the group size that holds about groupSpan of the flow (no
+// bound until the first window is measured).
+func (f *flowRate) groupRows() int {
+	if f.rate == 0 {
+		return math.MaxInt
+	}
+	return max(minSpanRows, int(float64(f.rate)*groupSpan.Seconds()))
 }
 
 // dispatch hands g to a worker once one is free. Groups that must run alone

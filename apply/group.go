@@ -118,6 +118,14 @@ func (gr *grouper) Full() bool {
 	return c != nil && (c.DDL != nil || c.Open || c.Continues || c.Rows >= gr.limits.MaxRows || len(c.Txns) >= gr.limits.MaxTxns)
 }
 
+// Rows is the number of row changes in the current group.
+func (gr *grouper) Rows() int {
+	if gr.cur == nil {
+		return 0
+	}
+	return gr.cur.Rows
+}
+
 // Len is the number of transactions in the current group.
 func (gr *grouper) Len() int {
 	if gr.cur == nil {

@@ -3,9 +3,11 @@ package apply
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-db/sluice/change"
 )
@@ -322,5 +324,31 @@ func TestSplitShared(t *testing.T) {
 	// Nothing earlier: everything is free.
 	if free, shared := splitShared(g, nil, &h); len(free) != 2 || len(shared) != 0 {
 		t.Errorf("with no earlier group: %d free, %d shared tables", len(free), len(shared))
+	}
+}
+
+// TestFlowRateBoundsGroups checks the group size the coordinator aims for
+// once it has measured the flow: about groupSpan of it, never below
+// minSpanRows, and no bound before the first window.
+func TestFlowRateBoundsGroups(t *testing.T) {
+	var f flowRate
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := f.groupRows(); got != math.MaxInt {
+		t.Fatalf("before any window: %d, want no bound", got)
+	}
+	// 8,000 rows a second: 4 rows every 500 microseconds.
+	for i := 0; i <= 2000; i++ {
+		f.add(4, now.Add(time.Duration(i)*500*time.Microsecond))
+	}
+	if got, want := f.groupRows(), 400; got < want-5 || got > want+5 {
+		t.Fatalf("at 8,000 rows/s: group of %d rows, want about %d", got, want)
+	}
+	// A trickle: the floor applies.
+	later := now.Add(10 * time.Second)
+	for i := 0; i <= 10; i++ {
+		f.add(1, later.Add(time.Duration(i)*110*time.Millisecond))
+	}
+	if got := f.groupRows(); got != minSpanRows {
+		t.Fatalf("at 10 rows/s: group of %d rows, want %d", got, minSpanRows)
 	}
 }
