@@ -48,14 +48,16 @@ func openServer(ctx context.Context, role string, cfg source.Config) (*server, e
 	return s, nil
 }
 
-// probeRowVariable confirms that the server evaluates the row hash's
+// probeRowVariable confirms that the server evaluates the row hashes'
 // operands left to right, so that the user variable the first CRC assigns
 // is the one the second reads.
 func (s *server) probeRowVariable(ctx context.Context) bool {
-	var a, b string
+	var a, b, c, d string
 	err := s.db.QueryRowContext(ctx, "SELECT CAST(CRC32(@sluice_row := CONCAT('a', 1)) << 32 | CRC32C(@sluice_row) AS CHAR), "+
-		"CAST(CRC32('a1') << 32 | CRC32C('a1') AS CHAR)").Scan(&a, &b)
-	return err == nil && a == b
+		"CAST(CRC32('a1') << 32 | CRC32C('a1') AS CHAR), "+
+		"CAST(CRC32(@sluice_row := CONCAT('b', 2)) * "+mixFactor+" + CRC32C(@sluice_row) AS CHAR), "+
+		"CAST(CRC32('b2') * "+mixFactor+" + CRC32C('b2') AS CHAR)").Scan(&a, &b, &c, &d)
+	return err == nil && a == b && c == d
 }
 
 func (s *server) try(ctx context.Context, q string) bool {
