@@ -140,12 +140,13 @@ func (w *worker) apply(t *task) error {
 	r, g := w.r, t.g
 	tw := r.a.cfg.TwoWay
 	waitStart := time.Now()
-	// A two-way group reads target rows for its conflict check: it starts
-	// once the groups it conflicts with have committed. A one-way group
-	// writes the rows it shares with them last (split.go).
+	// A group dispatch found splittable (one-way, conflicts over rows
+	// only: t.earlier) writes the rows it shares with earlier groups last
+	// (split.go); any other starts once the group it conflicts with has
+	// committed (a two-way group reads target rows for its conflict check).
 	var free, shared []*TableOps
-	split := 0
-	if tw != nil || g.DDL != nil || t.dep == nil || len(t.earlier) == 0 {
+	split := int64(0)
+	if len(t.earlier) == 0 {
 		if !r.wait(t.dep) {
 			return errStopping
 		}
@@ -221,7 +222,7 @@ func (w *worker) apply(t *task) error {
 		st.Rows += int64(g.Rows)
 		st.Txns += int64(len(g.Txns))
 		st.Loaded += int64(loadedRows)
-		st.Split += int64(split)
+		st.Split += split
 		st.Exec += execd
 	})
 	if g.Open {

@@ -125,10 +125,15 @@ func TestThreeNodesKillOne(t *testing.T) {
 		t.Logf("at the window's end: %d of %d fires have a run row", len(early), want)
 	}
 	waitStart := time.Now()
-	for deadline := waitStart.Add(30 * time.Second); !settled() && time.Now().Before(deadline); {
+	done := settled()
+	for deadline := waitStart.Add(30 * time.Second); !done && time.Now().Before(deadline); done = settled() {
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("every fire settled %s later", time.Since(waitStart).Round(time.Millisecond))
+	if done {
+		t.Logf("every fire settled %s later", time.Since(waitStart).Round(time.Millisecond))
+	} else {
+		t.Logf("not every fire settled within 30 s; the fires are listed below")
+	}
 	for _, n := range nodes {
 		n.stop(t)
 	}
