@@ -736,14 +736,7 @@ func (c *Copier) read(ctx context.Context, conn *sql.Conn, worker int, ch *chunk
 	cv := &converter{}
 	switch c.method {
 	case MethodSnapshot:
-		if _, err = conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); err == nil {
-			if pos, err = snapshotPosition(ctx, conn); err == nil {
-				rows, err = readChunk(ctx, conn, def, key, ch, cv)
-			}
-			if _, rerr := conn.ExecContext(ctx, "COMMIT"); err == nil {
-				err = rerr
-			}
-		}
+		rows, pos, err = c.readSnapshot(ctx, conn, def, key, ch, cv)
 	default:
 		if err = c.writeMark(ctx, conn, worker, ch.lowMark); err != nil {
 			return err
@@ -765,6 +758,54 @@ func (c *Copier) read(ctx context.Context, conn *sql.Conn, worker int, ch *chunk
 	}
 	c.adapt(tb, ch, len(rows), took)
 	return c.limit(ctx, len(rows)-ch.want)
+}
+
+// How long readSnapshot waits before it takes a snapshot again, at first,
+// and how long in all before it reads anyway.
+const (
+	snapshotRetryWait = time.Millisecond
+	snapshotMaxWait   = 2 * time.Second
+)
+
+// readSnapshot reads a chunk in a consistent snapshot and returns its
+// binlog position. A snapshot that does not yet see a change to the table
+// the stream has already delivered (its commit was in the binlog, not yet
+// visible) is taken again a moment later; if it still misses it, the
+// window makes the chunk read again.
+func (c *Copier) readSnapshot(ctx context.Context, conn *sql.Conn, def *change.Table, key []int, ch *chunk, cv *converter) ([]change.Row, change.Position, error) {
+	wait, waited := snapshotRetryWait, time.Duration(0)
+	for {
+		if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+			return nil, change.Position{}, err
+		}
+		pos, err := snapshotPosition(ctx, conn)
+		if err == nil && waited < snapshotMaxWait {
+			c.mu.Lock()
+			behind := c.tr.snapshotBehind(ch, pos)
+			c.mu.Unlock()
+			if behind {
+				if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+					return nil, change.Position{}, err
+				}
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return nil, change.Position{}, ctx.Err()
+				}
+				waited += wait
+				wait = min(wait*2, 100*time.Millisecond)
+				continue
+			}
+		}
+		var rows []change.Row
+		if err == nil {
+			rows, err = readChunk(ctx, conn, def, key, ch, cv)
+		}
+		if _, rerr := conn.ExecContext(ctx, "COMMIT"); err == nil {
+			err = rerr
+		}
+		return rows, pos, err
+	}
 }
 
 // limit sleeps as long as the rows/s limit asks for n more rows.

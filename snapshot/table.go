@@ -26,6 +26,9 @@ type table struct {
 	copied   uint64   // rows read by emitted chunks
 	indexes  []string // deferred index definitions the target still lacks
 	estimate uint64
+	// streamEnd is the End of the last transaction changing the table
+	// that the stream delivered (window.go).
+	streamEnd change.Position
 
 	// plan
 	defDDL    uint64 // the DDL count def was loaded at

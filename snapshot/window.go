@@ -25,7 +25,16 @@ import (
 //     whose exact binlog position P the server reports. The window opens
 //     before the snapshot is taken and closes once the stream has
 //     delivered everything up to P; changes before P are in the chunk,
-//     changes after P are in the window or after the chunk.
+//     changes after P are in the window or after the chunk. Opening the
+//     window first is not enough on its own: the server sends a
+//     transaction to the stream once it is in the binlog, a moment before
+//     its commit is visible to reads, so the stream may have delivered a
+//     change to the table (before the window opened, unrecorded) that a
+//     snapshot taken just after does not see (P is before it). The window
+//     therefore notes how far the stream had delivered changes to the
+//     table when it opened (streamEnd); the read takes its snapshot again
+//     until P reaches that point, and a chunk whose P is still before it
+//     is read again.
 //
 // A table without a key cannot drop rows by key: its stream changes are
 // held back (dropped) until its one chunk is emitted, and the chunk is
@@ -50,6 +59,11 @@ type tracker struct {
 	// delivered, the position emitted chunks take.
 	last   change.Position
 	lastTS time.Time
+	// txnTables are the copied tables the transaction being observed
+	// changes, and fragTables those the delivered fragments of a large
+	// transaction changed (its End comes with its last fragment).
+	txnTables  []*table
+	fragTables []*table
 }
 
 // markID names the watermark table and this copier's rows in it.
@@ -93,7 +107,15 @@ type chunk struct {
 	changed           map[string]struct{}
 	touched           bool            // keyless: the table changed in the window
 	touchedEnd        change.Position // keyless, snapshot method: the latest such change
-	took              time.Duration   // how long the read took
+	// streamEnd is the End of the last transaction changing the table that
+	// the stream had delivered when the window opened: changes up to it
+	// are not recorded in the window, so the read's snapshot must include
+	// them (snapshot method). streamMid: a large transaction changing the
+	// table was partly delivered then; streamEnd is set once its last
+	// fragment is.
+	streamEnd change.Position
+	streamMid bool
+	took      time.Duration // how long the read took
 }
 
 // register opens c's window (or prepares it to open at its low mark).
@@ -103,6 +125,12 @@ func (t *tracker) register(c *chunk) {
 		c.state = waitLow
 	}
 	c.changed = map[string]struct{}{}
+	c.streamEnd, c.streamMid = c.table.streamEnd, false
+	for _, tb := range t.fragTables {
+		if tb == c.table {
+			c.streamMid = true
+		}
+	}
 	t.chunks = append(t.chunks, c)
 	c.table.windows++
 }
@@ -116,6 +144,7 @@ func (t *tracker) observe(txn *change.Txn) {
 		t.observeDDL(txn.DDL)
 		return
 	}
+	defer t.noteDelivered(txn)
 	out := txn.Changes[:0]
 	var key []byte
 	for i := range txn.Changes {
@@ -131,6 +160,7 @@ func (t *tracker) observe(txn *change.Txn) {
 			out = append(out, *c)
 			continue
 		}
+		t.txnTables = addTable(t.txnTables, tb)
 		if tb.keyless() {
 			if tb.emitted {
 				out = append(out, *c)
@@ -165,6 +195,67 @@ func (t *tracker) observe(txn *change.Txn) {
 	}
 	clear(txn.Changes[len(out):])
 	txn.Changes = out
+}
+
+// noteDelivered records, for each copied table the transaction changed,
+// that the stream has delivered its changes up to the transaction's End.
+// The fragments of a large transaction count once its last one comes.
+func (t *tracker) noteDelivered(txn *change.Txn) {
+	if txn.More {
+		for _, tb := range t.txnTables {
+			t.fragTables = addTable(t.fragTables, tb)
+		}
+		clear(t.txnTables)
+		t.txnTables = t.txnTables[:0]
+		return
+	}
+	if txn.Fragment > 0 {
+		for _, tb := range t.fragTables {
+			t.txnTables = addTable(t.txnTables, tb)
+		}
+		clear(t.fragTables)
+		t.fragTables = t.fragTables[:0]
+		for _, ch := range t.chunks {
+			if ch.streamMid && containsTable(t.txnTables, ch.table) {
+				ch.streamMid = false
+				if !txn.End.IsZero() && (ch.streamEnd.IsZero() || txn.End.Compare(ch.streamEnd) > 0) {
+					ch.streamEnd = txn.End
+				}
+			}
+		}
+	}
+	if !txn.End.IsZero() {
+		for _, tb := range t.txnTables {
+			if tb.streamEnd.IsZero() || txn.End.Compare(tb.streamEnd) > 0 {
+				tb.streamEnd = txn.End
+			}
+		}
+	}
+	clear(t.txnTables)
+	t.txnTables = t.txnTables[:0]
+}
+
+func containsTable(list []*table, tb *table) bool {
+	for _, x := range list {
+		if x == tb {
+			return true
+		}
+	}
+	return false
+}
+
+func addTable(list []*table, tb *table) []*table {
+	if containsTable(list, tb) {
+		return list
+	}
+	return append(list, tb)
+}
+
+// snapshotBehind reports whether a snapshot at pos misses changes to c's
+// table that the stream delivered before c's window opened: the server
+// had sent them, but their commit was not visible yet.
+func (t *tracker) snapshotBehind(c *chunk, pos change.Position) bool {
+	return !c.streamEnd.IsZero() && pos.Compare(c.streamEnd) < 0
 }
 
 // observeDDL counts a schema change against the tables it touches: chunks
@@ -304,6 +395,14 @@ func (t *tracker) closedState(ch *chunk) closure {
 		if ch.snapPos.IsZero() || t.ready.IsZero() || t.ready.Compare(ch.snapPos) < 0 {
 			return stillOpen
 		}
+		if ch.streamMid {
+			return stillOpen // the End of a transaction delivered in part is not known yet
+		}
+		if t.snapshotBehind(ch, ch.snapPos) {
+			// The rows miss a change the stream delivered before the
+			// window opened: emitted after it, they would undo it.
+			return redo
+		}
 	}
 	if ch.ddl != ch.table.ddl {
 		return redo
@@ -314,6 +413,19 @@ func (t *tracker) closedState(ch *chunk) closure {
 		}
 	}
 	return done
+}
+
+// redoReason says why take returned ch to be read again.
+func (t *tracker) redoReason(ch *chunk) string {
+	switch {
+	case ch.state == broken:
+		return "its high watermark came without its low one"
+	case t.method != MethodWatermark && t.snapshotBehind(ch, ch.snapPos):
+		return "its snapshot missed a change the stream had already delivered"
+	case ch.ddl != ch.table.ddl:
+		return "its table's definition changed"
+	}
+	return "its table changed inside its window"
 }
 
 // dropChanged is the DBLog rule: the chunk's rows whose key changed in the

@@ -102,6 +102,117 @@ func TestSnapshotWindowWaitsForTheStream(t *testing.T) {
 	}
 }
 
+func del(r change.Row) change.RowChange {
+	return change.RowChange{Table: itemsDef, Op: change.Delete, Before: r}
+}
+
+// The server sends a transaction to the stream once it is in the binlog,
+// a moment before its commit is visible: the stream can deliver a delete
+// before the window opens that the snapshot taken just after does not see
+// (its position is before the delete's). Emitted after the delete, the
+// chunk's stale row would bring the deleted row back on the target.
+func TestSnapshotBehindTheStreamIsReadAgain(t *testing.T) {
+	tr, items, _ := newTestTracker(MethodSnapshot)
+	deliver(tr, txn(100))
+	// Delivered, not visible yet: row 3 is deleted at 200.
+	deliver(tr, txn(200, del(row(3, "x"))))
+	ch := &chunk{table: items, seq: 1}
+	tr.register(ch)
+	// The snapshot is at 150: it still holds row 3.
+	ch.rows, ch.readRows, ch.snapPos, ch.read = []change.Row{row(1, "x"), row(3, "x"), row(4, "x")}, 3, pos(150), true
+	deliver(tr, txn(300))
+	emit, retry := tr.take()
+	for _, e := range emit {
+		if got := ids(e.rows); got != "1,4," {
+			t.Fatalf("emitted rows %s after their delete: the delete is undone on the target", got)
+		}
+	}
+	if len(emit) != 0 || len(retry) != 1 {
+		t.Fatalf("emit %d, retry %d; a chunk whose snapshot missed a delivered change must be read again", len(emit), len(retry))
+	}
+	if items.windows != 0 || len(tr.chunks) != 0 {
+		t.Fatal("the window is still registered")
+	}
+	// Read again, at a snapshot that sees the delete: emitted.
+	tr.register(ch)
+	ch.rows, ch.readRows, ch.snapPos, ch.read = []change.Row{row(1, "x"), row(4, "x")}, 2, pos(300), true
+	if emit, retry := tr.take(); len(emit) != 1 || len(retry) != 0 || ids(emit[0].rows) != "1,4," {
+		t.Fatalf("emit %d, retry %d on the second read", len(emit), len(retry))
+	}
+	// Changes to other tables do not hold a chunk back.
+	other := &change.Table{Schema: "shop", Name: "other", Columns: itemsDef.Columns, PrimaryKey: []int{0}}
+	deliver(tr, txn(400, change.RowChange{Table: other, Op: change.Delete, Before: row(7, "x")}))
+	ch2 := &chunk{table: items, seq: 2}
+	tr.register(ch2)
+	ch2.rows, ch2.readRows, ch2.snapPos, ch2.read = []change.Row{row(5, "x")}, 1, pos(350), true
+	deliver(tr, txn(500))
+	if emit, retry := tr.take(); len(emit) != 1 || len(retry) != 0 {
+		t.Fatalf("emit %d, retry %d: a change to another table made the chunk read again", len(emit), len(retry))
+	}
+}
+
+// snapshotBehind tells the read to take its snapshot again.
+func TestSnapshotBehind(t *testing.T) {
+	tr, items, _ := newTestTracker(MethodSnapshot)
+	ch := &chunk{table: items, seq: 1}
+	tr.register(ch)
+	if tr.snapshotBehind(ch, pos(10)) {
+		t.Fatal("behind, with no change to the table delivered")
+	}
+	tr.take()
+	deliver(tr, txn(200, del(row(3, "x"))))
+	ch = &chunk{table: items, seq: 2}
+	tr.register(ch)
+	if !tr.snapshotBehind(ch, pos(150)) {
+		t.Fatal("a snapshot before a change the stream delivered is not reported behind")
+	}
+	if tr.snapshotBehind(ch, pos(200)) || tr.snapshotBehind(ch, pos(250)) {
+		t.Fatal("a snapshot that sees the delivered change is reported behind")
+	}
+}
+
+// The same with a large transaction delivered in fragments: the window
+// opens after its first fragment, and the transaction's End, which the
+// snapshot must reach, comes with its last.
+func TestSnapshotBehindAFragmentedTransaction(t *testing.T) {
+	for _, tc := range []struct {
+		snap      uint64
+		wantRetry bool
+	}{
+		{snap: 150, wantRetry: true},  // the snapshot does not see the transaction (it ends at 200)
+		{snap: 250, wantRetry: false}, // it does: the stream lags behind the source
+	} {
+		tr, items, _ := newTestTracker(MethodSnapshot)
+		deliver(tr, txn(100))
+		first := &change.Txn{Begin: pos(110), Changes: []change.RowChange{del(row(3, "x"))}, More: true}
+		tr.observe(first)
+		ch := &chunk{table: items, seq: 1}
+		tr.register(ch)
+		ch.rows, ch.readRows, ch.snapPos, ch.read = []change.Row{row(1, "x")}, 1, pos(tc.snap), true
+		if tc.wantRetry {
+			ch.rows, ch.readRows = append(ch.rows, row(3, "x")), 2
+		}
+		// Whatever the stream's position, the window stays open until the
+		// transaction's End is known.
+		ready := tr.ready
+		tr.ready = pos(tc.snap + 1)
+		if emit, retry := tr.take(); len(emit)+len(retry) != 0 {
+			t.Fatalf("snapshot at %d: taken before the transaction's End was known", tc.snap)
+		}
+		tr.ready = ready
+		last := &change.Txn{Begin: pos(110), End: pos(200), Changes: []change.RowChange{del(row(9, "x"))}, Fragment: 1}
+		deliver(tr, last)
+		deliver(tr, txn(300))
+		emit, retry := tr.take()
+		if tc.wantRetry && (len(emit) != 0 || len(retry) != 1) || !tc.wantRetry && (len(emit) != 1 || len(retry) != 0) {
+			t.Fatalf("snapshot at %d: emit %d, retry %d", tc.snap, len(emit), len(retry))
+		}
+		if !tc.wantRetry && ids(emit[0].rows) != "1," {
+			t.Fatalf("snapshot at %d: emitted %s", tc.snap, ids(emit[0].rows))
+		}
+	}
+}
+
 func mark(seq uint64, run uint64) change.RowChange {
 	wm := &change.Table{Schema: "sluice", Name: "watermark"}
 	return change.RowChange{Table: wm, Op: change.Update, After: change.Row{
