@@ -460,7 +460,13 @@ func (w *runWriter) collect() {
 // write writes up to n pending updates, oldest first; what is not written
 // stays pending. Called with flushMu held.
 func (w *runWriter) write(ctx context.Context, n int) error {
-	if w.s.crashed.Load() || len(w.pending) == 0 {
+	if w.s.crashed.Load() {
+		// A crashed node writes nothing more: what is pending is dropped,
+		// or flushPaced would try it again and again without end.
+		w.pending = w.pending[:0]
+		return nil
+	}
+	if len(w.pending) == 0 {
 		return nil
 	}
 	batch := w.pending[:min(n, len(w.pending))]

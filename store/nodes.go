@@ -98,13 +98,16 @@ func (s *Store) RegisterNode(ctx context.Context, n Node, lease time.Duration) e
 }
 
 // RenewLease extends an alive node's lease. It returns false when the node
-// is no longer alive in the table (another node declared it dead): the
-// caller must stop starting runs.
+// is no longer alive in the table (another node declared it dead) or its
+// lease has already run out (another node may be settling its runs right
+// now): the caller must stop starting runs and join again.
 func (s *Store) RenewLease(ctx context.Context, id string, lease time.Duration) (bool, error) {
 	nowExpr, nowArgs := s.nowSQL()
 	leaseExpr, leaseArgs := s.plusSQL(lease)
 	args := append(append(nowArgs, leaseArgs...), id, NodeAlive)
-	res, err := s.db.ExecContext(ctx, "UPDATE nodes SET heartbeat_at = "+nowExpr+", lease_expires_at = "+leaseExpr+" WHERE id = ? AND state = ?", args...)
+	args = append(args, nowArgs...)
+	res, err := s.db.ExecContext(ctx, "UPDATE nodes SET heartbeat_at = "+nowExpr+", lease_expires_at = "+leaseExpr+
+		" WHERE id = ? AND state = ? AND lease_expires_at >= "+nowExpr, args...)
 	if err != nil {
 		return false, fmt.Errorf("renew lease of node %s: %w", id, err)
 	}
@@ -112,14 +115,16 @@ func (s *Store) RenewLease(ctx context.Context, id string, lease time.Duration) 
 	return n == 1, err
 }
 
-// Heartbeat renews an alive node's lease, as RenewLease does, and
+// Heartbeat renews an alive node's lease, as RenewLease does (an expired
+// lease is not renewed: a node that stalled past it joins again), and
 // publishes its progress in the same statement.
 func (s *Store) Heartbeat(ctx context.Context, id string, lease time.Duration, p NodeProgress) (bool, error) {
 	nowExpr, nowArgs := s.nowSQL()
 	leaseExpr, leaseArgs := s.plusSQL(lease)
 	args := append(append(nowArgs, leaseArgs...), p.MembersHash, nullTime(p.ClaimedThrough), p.RunsFrom, formatIDs(p.OldRuns), id, NodeAlive)
+	args = append(args, nowArgs...)
 	res, err := s.db.ExecContext(ctx, "UPDATE nodes SET heartbeat_at = "+nowExpr+", lease_expires_at = "+leaseExpr+
-		", members_hash = ?, claimed_through = ?, runs_from = ?, old_runs = ? WHERE id = ? AND state = ?", args...)
+		", members_hash = ?, claimed_through = ?, runs_from = ?, old_runs = ? WHERE id = ? AND state = ? AND lease_expires_at >= "+nowExpr, args...)
 	if err != nil {
 		return false, fmt.Errorf("renew lease of node %s: %w", id, err)
 	}

@@ -269,7 +269,14 @@ func (s *Store) plusSQL(d time.Duration) (string, []any) {
 // colliding on a unique key, without swallowing other errors.
 func (s *Store) onConflictDoNothing(conflictCols string) string {
 	if s.dialect == MySQL {
-		return " ON DUPLICATE KEY UPDATE id = id"
+		// Not "id = id": assigning the AUTO_INCREMENT column in the update
+		// branch moves the statement's next id past the duplicate's, so
+		// later rows of a multi-row INSERT can be given ids other rows
+		// hold, hit the primary key and "update" those rows instead of
+		// being inserted, without an error (lost claims of fires).
+		col, _, _ := strings.Cut(conflictCols, ",")
+		col = "`" + strings.TrimSpace(col) + "`"
+		return " ON DUPLICATE KEY UPDATE " + col + " = " + col
 	}
 	return " ON CONFLICT(" + conflictCols + ") DO NOTHING"
 }

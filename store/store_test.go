@@ -372,6 +372,18 @@ func TestNodesAndLeases(t *testing.T) {
 		if ok, err := s.RenewLease(ctx, "live", time.Hour); !ok || err != nil {
 			t.Errorf("renew: %v %v", ok, err)
 		}
+		// Its lease ran out while it was still alive in the table (another
+		// node may be settling its runs this moment): it may not renew it
+		// and must join again.
+		if ok, err := s.RenewLease(ctx, "gone", time.Hour); ok || err != nil {
+			t.Errorf("an expired lease was renewed: %v %v", ok, err)
+		}
+		if ok, err := s.Heartbeat(ctx, "gone", time.Hour, NodeProgress{}); ok || err != nil {
+			t.Errorf("an expired lease was renewed by a heartbeat: %v %v", ok, err)
+		}
+		if ok, err := s.Heartbeat(ctx, "live", time.Hour, NodeProgress{}); !ok || err != nil {
+			t.Errorf("heartbeat: %v %v", ok, err)
+		}
 		if ok, _ := s.SetNodeState(ctx, "gone", NodeAlive, NodeDead); !ok {
 			t.Error("mark gone dead: lost")
 		}
