@@ -48,7 +48,7 @@ func benchCheck(ctx context.Context, args []string) error {
 	var sl, pt, ratios, slCPU, ptCPU []float64
 	runSluice := func(round int) error {
 		cpu0 := pair.cpu()
-		d, diffs, err := checkRunSluice(ctx, pair, *parallel)
+		d, diffs, err := checkRunSluice(ctx, pair, *parallel, rows)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,10 @@ func checkConfigs(p *checkPair) (source.Config, source.Config, error) {
 	return s, t, err
 }
 
-func checkRunSluice(ctx context.Context, p *checkPair, parallel int) (time.Duration, int, error) {
+// checkRunSluice runs sluice check on the pair; it fails unless the check
+// compared exactly rows rows, so that a check that skipped some cannot
+// pass for a fast one.
+func checkRunSluice(ctx context.Context, p *checkPair, parallel int, rows int64) (time.Duration, int, error) {
 	s, t, err := checkConfigs(p)
 	if err != nil {
 		return 0, 0, err
@@ -231,7 +234,10 @@ func checkRunSluice(ctx context.Context, p *checkPair, parallel int) (time.Durat
 		rep.WriteText(os.Stderr)
 		return 0, 0, fmt.Errorf("sluice check could not run")
 	}
-	_, m, e, df, _ := rep.Totals()
+	n, m, e, df, _ := rep.Totals()
+	if n != rows {
+		return 0, 0, fmt.Errorf("sluice check compared %d rows, the copies hold %d", n, rows)
+	}
 	return d, m + e + df, nil
 }
 
