@@ -161,8 +161,19 @@ func appendField(dst []byte, v change.Value) []byte {
 	case change.KindYear, change.KindDate, change.KindDateTime, change.KindTimestamp, change.KindTime:
 		return v.AppendText(dst)
 	}
-	for _, b := range v.B {
-		switch b {
+	// Runs of bytes that need no escape (nearly all of them) are copied
+	// whole; the loop stops only at the four that do.
+	b := v.B
+	for {
+		i := 0
+		for i < len(b) && !tsvEscaped[b[i]] {
+			i++
+		}
+		dst = append(dst, b[:i]...)
+		if i == len(b) {
+			return dst
+		}
+		switch b[i] {
 		case '\\':
 			dst = append(dst, '\\', '\\')
 		case '\t':
@@ -171,9 +182,10 @@ func appendField(dst []byte, v change.Value) []byte {
 			dst = append(dst, '\\', 'n')
 		case 0:
 			dst = append(dst, '\\', '0')
-		default:
-			dst = append(dst, b)
 		}
+		b = b[i+1:]
 	}
-	return dst
 }
+
+// tsvEscaped marks the bytes appendField escapes.
+var tsvEscaped = [256]bool{'\\': true, '\t': true, '\n': true, 0: true}
