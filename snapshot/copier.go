@@ -309,7 +309,7 @@ func (c *Copier) emitLocked(ctx context.Context) error {
 	for _, ch := range retry {
 		c.pending -= ch.readRows
 		ch.readRows = 0
-		c.log.Info("chunk read again: "+c.tr.redoReason(ch), "table", ch.table.name(), "chunk", ch.seq)
+		c.log.Info("chunk read again: "+ch.redoWhy, "table", ch.table.name(), "chunk", ch.seq)
 		c.retry = append(c.retry, ch)
 	}
 	var queued []*table

@@ -116,6 +116,7 @@ type chunk struct {
 	streamEnd change.Position
 	streamMid bool
 	took      time.Duration // how long the read took
+	redoWhy   string        // why take returned the chunk to be read again
 }
 
 // register opens c's window (or prepares it to open at its low mark).
@@ -125,12 +126,7 @@ func (t *tracker) register(c *chunk) {
 		c.state = waitLow
 	}
 	c.changed = map[string]struct{}{}
-	c.streamEnd, c.streamMid = c.table.streamEnd, false
-	for _, tb := range t.fragTables {
-		if tb == c.table {
-			c.streamMid = true
-		}
-	}
+	c.streamEnd, c.streamMid = c.table.streamEnd, containsTable(t.fragTables, c.table)
 	t.chunks = append(t.chunks, c)
 	c.table.windows++
 }
@@ -351,13 +347,14 @@ func (t *tracker) progress(pos, sourceEnd change.Position, caughtUp bool) {
 func (t *tracker) take() (emit, retry []*chunk) {
 	n := 0
 	for _, ch := range t.chunks {
-		switch t.closedState(ch) {
+		state, why := t.closedState(ch)
+		switch state {
 		case stillOpen:
 			t.chunks[n] = ch
 			n++
 			continue
 		case redo:
-			ch.rows = nil
+			ch.rows, ch.redoWhy = nil, why
 			retry = append(retry, ch)
 		case done:
 			ch.rows = dropChanged(ch.rows, ch.table.key, ch.changed)
@@ -379,53 +376,42 @@ const (
 	redo
 )
 
-func (t *tracker) closedState(ch *chunk) closure {
+// closedState says whether ch's window has closed and, when the chunk must
+// be read again, why.
+func (t *tracker) closedState(ch *chunk) (closure, string) {
 	if ch.state == broken {
-		return redo
+		return redo, "its high watermark came without its low one"
 	}
 	if !ch.read {
-		return stillOpen
+		return stillOpen, ""
 	}
 	switch t.method {
 	case MethodWatermark:
 		if ch.state != closed {
-			return stillOpen
+			return stillOpen, ""
 		}
 	default:
 		if ch.snapPos.IsZero() || t.ready.IsZero() || t.ready.Compare(ch.snapPos) < 0 {
-			return stillOpen
+			return stillOpen, ""
 		}
 		if ch.streamMid {
-			return stillOpen // the End of a transaction delivered in part is not known yet
+			return stillOpen, "" // the End of a transaction delivered in part is not known yet
 		}
 		if t.snapshotBehind(ch, ch.snapPos) {
 			// The rows miss a change the stream delivered before the
 			// window opened: emitted after it, they would undo it.
-			return redo
+			return redo, "its snapshot missed a change the stream had already delivered"
 		}
 	}
 	if ch.ddl != ch.table.ddl {
-		return redo
+		return redo, "its table's definition changed"
 	}
 	if ch.table.keyless() && ch.touched {
 		if t.method == MethodWatermark || ch.touchedEnd.IsZero() || ch.touchedEnd.Compare(ch.snapPos) > 0 {
-			return redo
+			return redo, "its table changed inside its window"
 		}
 	}
-	return done
-}
-
-// redoReason says why take returned ch to be read again.
-func (t *tracker) redoReason(ch *chunk) string {
-	switch {
-	case ch.state == broken:
-		return "its high watermark came without its low one"
-	case t.method != MethodWatermark && t.snapshotBehind(ch, ch.snapPos):
-		return "its snapshot missed a change the stream had already delivered"
-	case ch.ddl != ch.table.ddl:
-		return "its table's definition changed"
-	}
-	return "its table changed inside its window"
+	return done, ""
 }
 
 // dropChanged is the DBLog rule: the chunk's rows whose key changed in the
